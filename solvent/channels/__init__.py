@@ -1,0 +1,1 @@
+"""Channel-index fetching, caching and lazy loading of conda repodata."""

@@ -1,0 +1,1 @@
+"""Lockfile writers and readers: @EXPLICIT files and conda-lock.yml."""

@@ -1,0 +1,1 @@
+"""The resolver core: a provider-driven CDCL solver with conda semantics."""
