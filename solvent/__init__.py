@@ -22,6 +22,8 @@ _EXPORTS = {
     "InvalidMatchSpec": "solvent.errors",
     "InvalidRecord": "solvent.errors",
     "Unsatisfiable": "solvent.errors",
+    "solve": "solvent.api",
+    "Solution": "solvent.api",
 }
 
 __all__ = ["__version__", *sorted(_EXPORTS)]

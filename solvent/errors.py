@@ -74,10 +74,18 @@ class RepodataError(SolventError):
 
 
 class Unsatisfiable(SolventError):
-    """No environment satisfies the request; carries a structured explanation (exit code 1)."""
+    """No environment satisfies the request; carries a structured explanation (exit code 1).
+
+    ``conflict`` is the structured form (see ``solvent.solver.explain.Conflict``: ``to_dict()``
+    for JSON, ``render()`` for people); ``str()`` of the error is the rendered tree.
+    """
 
     kind = "unsatisfiable"
     exit_code = 1
+
+    def __init__(self, message: object, conflict: object = None) -> None:
+        super().__init__(str(message))
+        self.conflict = conflict if conflict is not None else message
 
 
 class LockfileError(SolventError):

@@ -1,0 +1,229 @@
+"""``solvent.solve()``: channels, virtual packages and the solver joined in one call.
+
+This is the only module that imports both :mod:`solvent.channels` and :mod:`solvent.solver`; the
+solver itself talks to a :class:`~solvent.solver.provider.RecordSource` and knows nothing of HTTP.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Iterable, Sequence, Union
+
+from solvent.errors import InvalidInput
+from solvent.match_spec import MatchSpec, parse_match_spec
+from solvent.record import PackageRecord
+from solvent.solver.provider import Provider, RecordSource
+from solvent.solver.resolver import UPDATE_MODIFIERS, ResolveStats
+
+SpecLike = Union[str, MatchSpec]
+BACKENDS = ("cdcl", "pycosat", "resolvelib")
+
+
+@dataclass
+class Solution:
+    """The records to install for a request, and how long finding them took."""
+
+    packages: list[PackageRecord]
+    specs: list[MatchSpec]
+    platform: str
+    virtual_packages: list[PackageRecord]
+    timings: dict[str, float] = field(default_factory=dict)
+    stats: ResolveStats | None = None
+
+    def names(self) -> list[str]:
+        return [r.name for r in self.packages]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``--json`` form: stable keys, packages sorted by name."""
+        return {
+            "ok": True,
+            "platform": self.platform,
+            "specs": [str(s) for s in self.specs],
+            "virtual_packages": [f"{r.name}={r.version}={r.build}" for r in self.virtual_packages],
+            "packages": [package_dict(r) for r in self.packages],
+            "timings": {k: round(v, 6) for k, v in sorted(self.timings.items())},
+        }
+
+
+def package_dict(record: PackageRecord) -> dict[str, Any]:
+    return {
+        "name": record.name,
+        "version": record.version,
+        "build": record.build,
+        "build_number": record.build_number,
+        "channel": record.channel,
+        "subdir": record.subdir,
+        "fn": record.fn,
+        "url": record.url,
+        "md5": record.md5,
+        "sha256": record.sha256,
+        "depends": list(record.depends),
+        "constrains": list(record.constrains),
+    }
+
+
+def parse_specs(specs: Iterable[SpecLike]) -> list[MatchSpec]:
+    return [s if isinstance(s, MatchSpec) else parse_match_spec(s) for s in specs]
+
+
+def to_epoch_ms(value: datetime | str | int | float | None) -> int | None:
+    """``exclude_newer`` as milliseconds since the epoch (repodata timestamps are in ms)."""
+    if value is None:
+        return None
+    if isinstance(value, (int, float)):
+        return int(value)
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise InvalidInput(
+                f"invalid date {value!r}: expected an ISO date such as 2024-05-01 or 2024-05-01T12:00:00Z"
+            ) from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return int(value.timestamp() * 1000)
+
+
+class _WithInstalled:
+    """A record source that also offers the installed records, even if no channel has them."""
+
+    def __init__(self, source: RecordSource, installed: Sequence[PackageRecord]) -> None:
+        self.source = source
+        self.installed: dict[str, list[PackageRecord]] = {}
+        for record in installed:
+            self.installed.setdefault(record.name, []).append(record)
+
+    def records(self, name: str) -> Sequence[PackageRecord]:
+        base = list(self.source.records(name))
+        extra = [r for r in self.installed.get(name, ()) if r not in set(base)]
+        return base + extra
+
+    def channel_rank(self, record: PackageRecord) -> int:
+        return self.source.channel_rank(record)
+
+    def names(self) -> set[str]:
+        names = getattr(self.source, "names", None)
+        return (set(names()) if names else set()) | set(self.installed)
+
+
+def _dependency_closure(installed: Sequence[PackageRecord], roots: Iterable[str]) -> set[str]:
+    by_name = {r.name: r for r in installed}
+    seen: set[str] = set()
+    stack = list(roots)
+    while stack:
+        name = stack.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        record = by_name.get(name)
+        if record is not None:
+            stack.extend(s.name for s in record.depends_specs)
+    return seen
+
+
+def solve(
+    specs: Iterable[SpecLike],
+    channels: Sequence[str] = (),
+    platform: str | None = None,
+    *,
+    virtual_packages: Sequence[str | PackageRecord] | None = None,
+    channel_priority: str = "flexible",
+    backend: str = "cdcl",
+    policy: str = "classic",
+    installed: Sequence[PackageRecord] = (),
+    history: Iterable[SpecLike] = (),
+    pins: Iterable[SpecLike] = (),
+    update_modifier: str = "update-specs",
+    offline: bool = False,
+    cache_dir: str | None = None,
+    exclude_newer: datetime | str | int | None = None,
+    source: RecordSource | None = None,
+    quiet: bool = True,
+    add_pip_as_python_dependency: bool = False,
+) -> Solution:
+    """Solve ``specs`` against ``channels`` for ``platform`` as conda would.
+
+    ``source`` replaces the channels with any record source (tests, lockfiles). Virtual packages:
+    ``None`` detects them for the running machine's platform, or uses a typical machine's set for
+    another platform; a list (``["__cuda=12.2", "__glibc=2.28"]``) replaces same-named ones.
+    """
+    from solvent.platforms import native_platform, validate_platform
+    from solvent.virtual_packages import resolve_virtual_packages
+
+    t0 = time.perf_counter()
+    platform = validate_platform(platform or native_platform())
+    if backend not in BACKENDS:
+        raise InvalidInput(f"unknown back-end {backend!r}: expected one of {', '.join(BACKENDS)}")
+    if update_modifier not in UPDATE_MODIFIERS:
+        raise InvalidInput(
+            f"unknown update modifier {update_modifier!r}: expected one of {', '.join(UPDATE_MODIFIERS)}"
+        )
+    requested = parse_specs(specs)
+    if not requested:
+        raise InvalidInput("nothing to solve: give at least one spec")
+    history_specs = parse_specs(history)
+    pin_specs = parse_specs(pins)
+    virtual = resolve_virtual_packages(platform, virtual_packages)
+    cutoff = to_epoch_ms(exclude_newer)
+
+    if source is None:
+        if not channels:
+            raise InvalidInput("no channels given: pass at least one channel (e.g. conda-forge)")
+        from solvent.channels.index import ChannelIndex
+
+        index = ChannelIndex(channels, platform, cache_dir=cache_dir, offline=offline, quiet=quiet)
+        index.prefetch([*requested, *history_specs])
+        source = index
+    if installed:
+        source = _WithInstalled(source, installed)
+
+    requested_names = {s.name for s in requested}
+    required = list(history_specs)
+    targets: list[PackageRecord] = []
+    live = [r for r in installed if not r.is_virtual]
+    keep_free: set[str] = set(requested_names)
+    if update_modifier == "update-deps":
+        keep_free = _dependency_closure(live, requested_names)
+    for record in live:
+        if record.name in requested_names:
+            continue
+        required.append(parse_match_spec(record.name))
+        if update_modifier != "update-all" and record.name not in keep_free:
+            targets.append(record)
+    target_set = set(targets)
+
+    provider = Provider(
+        source,
+        platform=platform,
+        virtual_packages=virtual,
+        channel_priority=channel_priority,
+        pins=pin_specs,
+        exclude_newer_ms=cutoff,
+        prefer=(target_set.__contains__) if target_set else None,
+        add_pip_as_python_dependency=add_pip_as_python_dependency,
+    )
+    t1 = time.perf_counter()
+    stats: ResolveStats | None = None
+    if backend == "cdcl":
+        from solvent.solver.resolver import Resolver
+
+        resolver = Resolver(provider, policy=policy)
+        packages = resolver.resolve(
+            requested, required=required, targets=targets, freeze=update_modifier == "freeze-installed"
+        )
+        stats = resolver.stats
+    else:
+        from solvent.solver.backends import solve_with_backend
+
+        packages = solve_with_backend(backend, provider, requested, required=required, policy=policy)
+    t2 = time.perf_counter()
+    return Solution(
+        packages=packages,
+        specs=requested,
+        platform=platform,
+        virtual_packages=list(virtual),
+        timings={"load_s": t1 - t0, "solve_s": t2 - t1},
+        stats=stats,
+    )

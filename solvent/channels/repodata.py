@@ -1,0 +1,238 @@
+"""Parsing repodata.json into a per-name on-disk index that is read lazily.
+
+``json.load`` of a big subdir costs seconds and hundreds of MB, and a solve touches a few hundred of
+the tens of thousands of names. So after a download the JSON is parsed once and rewritten as::
+
+    MAGIC (8 bytes) | header length (8 bytes, little endian) | msgpack header | body
+
+The header holds ``info``, the payload's sha256 and ``names: name -> [offset, length, count]``; the body
+holds, per name, one msgpack list of ``[fn, entry]`` pairs with the ``.conda``-beats-``.tar.bz2`` and
+``removed`` rules already applied. Later runs read the header only and decode one name at a time.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import mmap
+import os
+import re
+import struct
+import sys
+import threading
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Mapping, Protocol, Tuple
+from urllib.parse import urljoin, urlsplit
+
+import msgpack
+
+from ..errors import RepodataError
+from .redact import redact
+
+log = logging.getLogger("solvent.channels")
+
+MAGIC = b"SLVIDX1\n"
+_LEN = struct.Struct("<Q")
+RawEntry = Tuple[str, dict]
+
+_DEP_NAME_RE = re.compile(r"^\s*(?:[^\s:\[]+::)?([^\s=<>!~\[,|;]+)")
+
+
+def dep_name(spec: str) -> str | None:
+    """The package name of a depends string, cheaply (this runs for every edge of a closure)."""
+    match = _DEP_NAME_RE.match(spec) if isinstance(spec, str) else None
+    return match.group(1) if match else None
+
+
+def _stem(fn: str) -> str:
+    if fn.endswith(".conda"):
+        return fn[: -len(".conda")]
+    if fn.endswith(".tar.bz2"):
+        return fn[: -len(".tar.bz2")]
+    return fn
+
+
+def _hexify(entry: dict) -> dict:
+    # CEP-16 shards may carry md5/sha256 as raw bytes; records everywhere expect hex strings.
+    for key in ("md5", "sha256"):
+        value = entry.get(key)
+        if isinstance(value, (bytes, bytearray)):
+            entry[key] = bytes(value).hex()
+    return entry
+
+
+def group_packages(document: Mapping[str, Any], source: str) -> tuple[dict[str, list[RawEntry]], int]:
+    """Entries of a repodata document (or shard) grouped by name, ``.conda`` winning per stem.
+
+    Returns the groups and the number of skipped malformed entries (each logged with the source).
+    """
+    removed = document.get("removed") or ()
+    removed_set = set(removed) if isinstance(removed, (list, tuple)) else set()
+    by_stem: dict[str, tuple[str, dict]] = {}
+    skipped = 0
+    for key in ("packages", "packages.conda"):
+        packages = document.get(key)
+        if packages is None:
+            continue
+        if not isinstance(packages, Mapping):
+            raise RepodataError(f"{redact(source)}: {key!r} is a {type(packages).__name__}, not an object")
+        for fn, entry in packages.items():
+            if (
+                not isinstance(fn, str)
+                or not isinstance(entry, dict)
+                or not isinstance(entry.get("name"), str)
+            ):
+                skipped += 1
+                log.warning("%s: skipping malformed entry %s", redact(source), redact(repr(fn))[:200])
+                continue
+            if fn in removed_set:
+                continue
+            # Later keys win: packages.conda is read after packages.
+            by_stem[_stem(fn)] = (fn, _hexify(entry))
+    groups: dict[str, list[RawEntry]] = {}
+    for fn, entry in by_stem.values():
+        groups.setdefault(entry["name"], []).append((fn, entry))
+    return groups, skipped
+
+
+def parse_json(data: bytes, source: str) -> dict[str, Any]:
+    """The JSON document, or a :class:`RepodataError` saying where and what broke."""
+    try:
+        document = json.loads(data)
+    except UnicodeDecodeError as exc:
+        raise RepodataError(f"corrupt repodata at {redact(source)}: not UTF-8 ({exc.reason})") from None
+    except ValueError as exc:
+        raise RepodataError(f"corrupt repodata at {redact(source)}: invalid JSON ({exc})") from None
+    if not isinstance(document, dict):
+        raise RepodataError(
+            f"corrupt repodata at {redact(source)}: top level is a {type(document).__name__}, not an object"
+        )
+    return document
+
+
+def build_index(data: bytes, source: str, payload_sha256: str = "") -> bytes:
+    """The on-disk index bytes of a repodata.json payload (raises RepodataError when corrupt)."""
+    document = parse_json(data, source)
+    groups, skipped = group_packages(document, source)
+    info = document.get("info")
+    if not isinstance(info, dict):
+        info = {}
+    body = bytearray()
+    names: dict[str, list[int]] = {}
+    packer = msgpack.Packer(use_bin_type=True)
+    for name in sorted(groups):
+        entries = groups[name]
+        blob = packer.pack([[fn, entry] for fn, entry in entries])
+        names[name] = [len(body), len(blob), len(entries)]
+        body += blob
+    header = packer.pack(
+        {
+            "info": {k: v for k, v in info.items() if isinstance(v, (str, int, float, bool))},
+            "repodata_version": document.get("repodata_version", 1),
+            "sha256": payload_sha256,
+            "skipped": skipped,
+            "names": names,
+        }
+    )
+    return MAGIC + _LEN.pack(len(header)) + header + bytes(body)
+
+
+def package_base_url(subdir_url: str, info: Mapping[str, Any]) -> str:
+    """Where a subdir's packages live: CEP-15 ``info.base_url`` (absolute or relative) or the subdir."""
+    base = info.get("base_url") if info else None
+    if not isinstance(base, str) or not base:
+        return subdir_url
+    if urlsplit(base).scheme:
+        joined = base
+    else:
+        joined = urljoin(subdir_url, base)
+    return joined if joined.endswith("/") else joined + "/"
+
+
+class SubdirSource(Protocol):
+    """What ChannelIndex needs from one channel subdir, whether a full index or shards."""
+
+    subdir: str
+    url: str  # secret-free subdir URL with a trailing slash
+
+    def names(self) -> Iterable[str]: ...
+
+    def raw(self, name: str) -> list[RawEntry]: ...
+
+    def package_base_url(self) -> str: ...
+
+
+class SubdirIndex:
+    """A lazily decoded per-name index of one subdir (see the module docstring for the format)."""
+
+    def __init__(self, blob: bytes | mmap.mmap, *, url: str, subdir: str, source: str) -> None:
+        self.url = url
+        self.subdir = subdir
+        self.source = source
+        self._blob = blob
+        self._lock = threading.Lock()
+        if len(blob) < 16 or blob[:8] != MAGIC:
+            raise RepodataError(f"{redact(source)}: not a solvent repodata index")
+        (length,) = _LEN.unpack(blob[8:16])
+        try:
+            header = msgpack.unpackb(blob[16 : 16 + length], raw=False, strict_map_key=False)
+        except Exception as exc:
+            raise RepodataError(f"{redact(source)}: corrupt index header ({exc})") from None
+        self._body_start = 16 + length
+        self.info: dict[str, Any] = header.get("info") or {}
+        self.sha256: str = header.get("sha256") or ""
+        self.skipped: int = header.get("skipped", 0)
+        self._names: dict[str, list[int]] = header["names"]
+
+    @classmethod
+    def open(cls, path: Path, *, url: str, subdir: str, source: str) -> SubdirIndex:
+        """Map the index file; the mapping stays valid if another process replaces the file."""
+        with open(path, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if sys.platform == "win32" or size == 0:
+                # A live mapping would block os.replace of the file by other processes on Windows.
+                blob: bytes | mmap.mmap = handle.read()
+            else:
+                blob = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+        return cls(blob, url=url, subdir=subdir, source=source)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def names(self) -> Iterable[str]:
+        return self._names.keys()
+
+    def count(self, name: str) -> int:
+        slot = self._names.get(name)
+        return slot[2] if slot else 0
+
+    def raw(self, name: str) -> list[RawEntry]:
+        slot = self._names.get(name)
+        if slot is None:
+            return []
+        start = self._body_start + slot[0]
+        with self._lock:
+            chunk = self._blob[start : start + slot[1]]
+        try:
+            pairs = msgpack.unpackb(chunk, raw=False, strict_map_key=False)
+        except Exception as exc:
+            raise RepodataError(f"{redact(self.source)}: corrupt index entry for {name!r} ({exc})") from None
+        return [(fn, entry) for fn, entry in pairs]
+
+    def iter_raw(self) -> Iterator[tuple[str, list[RawEntry]]]:
+        for name in self._names:
+            yield name, self.raw(name)
+
+    def package_base_url(self) -> str:
+        return package_base_url(self.url, self.info)
+
+
+__all__ = [
+    "SubdirIndex",
+    "SubdirSource",
+    "build_index",
+    "dep_name",
+    "group_packages",
+    "package_base_url",
+    "parse_json",
+]

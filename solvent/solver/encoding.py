@@ -1,0 +1,153 @@
+"""Lazy translation of a package problem into the SAT engine.
+
+One boolean variable per candidate record. Clauses are generated on demand:
+
+* touching a name (the first time any spec mentions it) creates the variables of all its
+  candidates and one at-most-one constraint over them;
+* a record's ``depends`` and ``constrains`` clauses are generated the first time its variable
+  becomes true (the engine's ``on_true`` hook), so a solve against a channel of hundreds of
+  thousands of records only ever builds the few records it can reach;
+* a ``constrains`` entry on a name nobody has touched yet is parked and turned into clauses when
+  (if ever) that name is touched.
+
+Every clause carries a tag describing where it came from, so an unsatisfiable core can be turned
+back into words (see :mod:`solvent.solver.explain`).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any, Sequence
+
+from solvent.match_spec import MatchSpec
+from solvent.record import PackageRecord
+from solvent.solver.provider import Provider
+from solvent.solver.sat import SatSolver
+
+# Clause tags. Tuples keep them cheap, hashable and easy to pattern-match in explanations.
+REQUEST = "request"  # ("request", spec)
+DEPENDS = "depends"  # ("depends", record, spec)
+CONSTRAINS = "constrains"  # ("constrains", record, spec)
+ONE_PER_NAME = "one-per-name"  # ("one-per-name", name)
+TRACKS = "tracks"  # ("tracks", feature) links a tracker record to its feature variable
+
+
+class Requirement:
+    """A clause "trigger implies one of candidates", remembered for the decision policy."""
+
+    __slots__ = ("candidates", "satisfier", "spec", "trigger")
+
+    def __init__(self, trigger: int, candidates: tuple[int, ...], spec: MatchSpec) -> None:
+        self.trigger = trigger  # 0 for a requested spec (always active)
+        self.candidates = candidates  # in policy order, best first
+        self.spec = spec
+        self.satisfier = 0  # last candidate seen true: a cheap first check
+
+
+class Encoding:
+    """Owns the SAT engine and the record <-> variable maps for one solve."""
+
+    def __init__(self, provider: Provider) -> None:
+        self.provider = provider
+        self.sat = SatSolver()
+        self.var_of: dict[PackageRecord, int] = {}
+        self.record_of: dict[int, PackageRecord] = {}
+        self.name_vars: dict[str, tuple[int, ...]] = {}
+        self.requirements: list[Requirement] = []
+        self.feature_var: dict[str, int] = {}
+        self._parked: dict[str, list[tuple[int, MatchSpec, Any]]] = defaultdict(list)
+        self._expanded: set[int] = set()
+        self._spec_vars: dict[MatchSpec, tuple[int, ...]] = {}
+
+    # -- variables --------------------------------------------------------------------------
+    def touch(self, name: str) -> tuple[int, ...]:
+        """Create the variables of every candidate of ``name`` (once)."""
+        found = self.name_vars.get(name)
+        if found is not None:
+            return found
+        sat = self.sat
+        out = []
+        for record in self.provider.candidates(name):
+            var = self.var_of.get(record)
+            if var is None:
+                var = sat.new_var()
+                self.var_of[record] = var
+                self.record_of[var] = record
+                for feature in record.track_features:
+                    self._link_feature(var, feature)
+            out.append(var)
+        found = self.name_vars[name] = tuple(out)
+        if len(found) > 1:
+            sat.add_at_most_one(found, tag=(ONE_PER_NAME, name))
+        for trigger, spec, tag in self._parked.pop(name, ()):
+            self._forbid(trigger, spec, found, tag)
+        return found
+
+    def _link_feature(self, var: int, feature: str) -> None:
+        """Tie a tracker record to its feature variable (counted by conda's feature objective)."""
+        fvar = self.feature_var.get(feature)
+        if fvar is None:
+            fvar = self.feature_var[feature] = self.sat.new_var()
+        self.sat.add_clause((-var, fvar), tag=(TRACKS, feature))
+
+    def spec_vars(self, spec: MatchSpec) -> tuple[int, ...]:
+        """Variables of the candidates matching ``spec``, in policy order."""
+        found = self._spec_vars.get(spec)
+        if found is None:
+            matches = self.provider.matches(spec)
+            for name in {r.name for r in matches}:
+                self.touch(name)
+            if not matches and "*" not in spec.name:
+                self.touch(spec.name)
+            var_of = self.var_of
+            found = self._spec_vars[spec] = tuple(var_of[r] for r in matches)
+        return found
+
+    # -- clauses ----------------------------------------------------------------------------
+    def require(self, trigger: int, spec: MatchSpec, tag: Any) -> None:
+        """``trigger`` (0: always) implies that some candidate matching ``spec`` is installed."""
+        candidates = self.spec_vars(spec)
+        clause = (-trigger, *candidates) if trigger else candidates
+        self.requirements.append(Requirement(trigger, candidates, spec))
+        self.sat.add_clause(clause, tag=tag)
+
+    def constrain(self, trigger: int, spec: MatchSpec, tag: Any) -> None:
+        """``trigger`` implies that no installed record of ``spec.name`` violates ``spec``."""
+        name = spec.name
+        if "*" in name:
+            return  # conda ignores constrains without a concrete name
+        found = self.name_vars.get(name)
+        if found is None:
+            self._parked[name].append((trigger, spec, tag))
+        else:
+            self._forbid(trigger, spec, found, tag)
+
+    def _forbid(self, trigger: int, spec: MatchSpec, name_vars: Sequence[int], tag: Any) -> None:
+        record_of = self.record_of
+        add = self.sat.add_clause
+        for var in name_vars:
+            if not spec.match(record_of[var]):
+                add((-trigger, -var) if trigger else (-var,), tag=tag)
+
+    def expand(self, var: int) -> None:
+        """Generate the clauses of a record the first time it is chosen (the ``on_true`` hook)."""
+        if var in self._expanded:
+            return
+        self._expanded.add(var)
+        record = self.record_of.get(var)
+        if record is None:
+            return  # an auxiliary variable (features, guards, objectives)
+        provider = self.provider
+        for spec in provider.dependencies(record):
+            self.require(var, spec, (DEPENDS, record, spec))
+        for spec in provider.constraints(record):
+            self.constrain(var, spec, (CONSTRAINS, record, spec))
+
+    # -- reading the answer -------------------------------------------------------------------
+    def chosen(self, model: set[int]) -> list[PackageRecord]:
+        """Records whose variable is true in ``model``."""
+        record_of = self.record_of
+        return sorted(
+            (record_of[v] for v in model if v in record_of),
+            key=lambda r: r.name,
+        )

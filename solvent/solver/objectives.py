@@ -1,0 +1,173 @@
+"""conda classic's objectives, and lexicographic minimization over the lazy encoding.
+
+conda's classic solver (``Resolve.solve`` in conda/resolve.py) does not decide greedily: it
+minimizes a sequence of objectives over the whole solution, each one fixed at its optimum before
+the next is considered. The objectives that matter for ordinary requests are, in order:
+
+1. requested names: channel rank, then version rank;
+2. the number of distinct ``track_features`` switched on;
+3. requested names: build-number rank, then arch-before-noarch;
+4. installed packages that would change (when solving against an existing environment);
+5. every other name: channel, version, build-number and arch ranks;
+6. the number of packages not named by any spec (prune what is not needed);
+7. timestamps.
+
+A rank is computed per name, exactly as conda does: sort the name's candidates by conda's version
+key (best first) and count how many times the key changes before a record; the channel rank of a
+record counts changes of the channel part, its version rank counts version changes within the
+same channel, and so on.
+
+Minimization starts from the greedy solution (usually optimal or close) and tightens a guarded
+pseudo-boolean bound ``sum(weights) <= k`` until the engine proves no better value exists. Each
+proof gets a conflict budget: a pass that runs out keeps the best solution found so far, so the
+optimizer is bounded and never worse than greedy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Iterable, Sequence
+
+from solvent.record import PackageRecord
+from solvent.solver.encoding import Encoding
+
+Terms = dict[int, int]  # literal -> positive weight
+
+
+@dataclass
+class Objective:
+    """A named objective whose terms are computed over the names touched so far."""
+
+    name: str
+    terms: Callable[[], Terms]
+
+
+def version_ranks(
+    records: Sequence[PackageRecord], key: Callable[[PackageRecord], tuple]
+) -> list[tuple[PackageRecord, tuple[int, int, int, int, int]]]:
+    """conda's per-record ranks (channel, version, build, arch, timestamp) within one name."""
+    ordered = sorted(records, key=key, reverse=True)
+    out = []
+    prev: tuple | None = None
+    ic = iv = ib = ia = it = 0
+    for record in ordered:
+        k = key(record)
+        if prev is not None:
+            if prev[0] != k[0] or prev[1] != k[1]:
+                ic += 1
+                iv = ib = ia = it = 0
+            elif prev[2] != k[2]:
+                iv += 1
+                ib = ia = it = 0
+            elif prev[3] != k[3]:
+                ib += 1
+                ia = it = 0
+            elif prev[4] != k[4]:
+                ia += 1
+                it = 0
+            elif prev[5] != k[5]:
+                it += 1
+        out.append((record, (ic, iv, ib, ia, it)))
+        prev = k
+    return out
+
+
+class ClassicObjectives:
+    """Builds conda classic's objective sequence for one encoding."""
+
+    def __init__(
+        self,
+        encoding: Encoding,
+        requested: Iterable[str],
+        spec_names: Iterable[str],
+        targets: Sequence[PackageRecord] = (),
+        freeze: bool = False,
+    ) -> None:
+        self.encoding = encoding
+        self.requested = frozenset(requested)
+        self.spec_names = frozenset(spec_names)
+        self.targets = tuple(targets)
+        self.freeze = freeze
+        self._ranks: dict[str, list[tuple[int, tuple[int, int, int, int, int]]]] = {}
+        self._installed_var: dict[str, int] = {}
+
+    def _name_ranks(self, name: str) -> list[tuple[int, tuple[int, int, int, int, int]]]:
+        found = self._ranks.get(name)
+        if found is None:
+            enc = self.encoding
+            key = enc.provider.policy.classic_version_key
+            records = [enc.record_of[v] for v in enc.name_vars[name]]
+            found = self._ranks[name] = [(enc.var_of[r], ranks) for r, ranks in version_ranks(records, key)]
+        return found
+
+    def _metric(self, index: int, requested: bool) -> Callable[[], Terms]:
+        def terms() -> Terms:
+            out: Terms = {}
+            for name in list(self.encoding.name_vars):
+                if name.startswith("__") or (name in self.requested) != requested:
+                    continue
+                for var, ranks in self._name_ranks(name):
+                    if ranks[index]:
+                        out[var] = ranks[index]
+            return out
+
+        return terms
+
+    def _feature_count(self) -> Terms:
+        return {var: 1 for var in self.encoding.feature_var.values()}
+
+    def _update_count(self) -> Terms:
+        enc = self.encoding
+        out: Terms = {}
+        for record in self.targets:
+            var = enc.var_of.get(record)
+            if var is not None:
+                out[-var] = 1
+        return out
+
+    def _package_count(self) -> Terms:
+        """One per installed name that no spec mentions: conda prunes what nothing needs."""
+        enc = self.encoding
+        out: Terms = {}
+        for name, name_vars in list(enc.name_vars.items()):
+            if name in self.spec_names or name.startswith("__") or not name_vars:
+                continue
+            var = self._installed_var.get(name)
+            if var is None:
+                var = self._installed_var[name] = enc.sat.new_var()
+                for candidate in name_vars:
+                    enc.sat.add_clause((-candidate, var), tag=("installed", name))
+            out[var] = 1
+        return out
+
+    def _timestamps(self) -> Terms:
+        out = self._metric(4, True)()
+        out.update(self._metric(4, False)())
+        return out
+
+    def sequence(self) -> list[Objective]:
+        objectives = [
+            Objective("requested channel", self._metric(0, True)),
+            Objective("requested version", self._metric(1, True)),
+            Objective("track_features count", self._feature_count),
+            Objective("requested build number", self._metric(2, True)),
+            Objective("requested arch over noarch", self._metric(3, True)),
+            Objective("installed packages changed", self._update_count),
+            Objective("dependency channel", self._metric(0, False)),
+            Objective("dependency version", self._metric(1, False)),
+            Objective("dependency build number", self._metric(2, False)),
+            Objective("dependency arch over noarch", self._metric(3, False)),
+            Objective("package count", self._package_count),
+            Objective("timestamps", self._timestamps),
+        ]
+        if self.freeze:
+            objectives.insert(0, objectives.pop(5))
+        return objectives
+
+
+def value_of(terms: Terms, model: set[int]) -> int:
+    total = 0
+    for lit, weight in terms.items():
+        if (lit in model) if lit > 0 else (-lit not in model):
+            total += weight
+    return total

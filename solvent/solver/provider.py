@@ -1,0 +1,192 @@
+"""The interface between the search and the package world.
+
+The search never sees channels, files or HTTP: it asks a :class:`Provider` for the candidates of a
+name (already filtered and in policy order), which candidates match a spec, and what a candidate
+depends on or constrains. Anything that can list records by name (a :class:`RecordSource`) can
+feed it: the channel index, an in-memory :class:`RecordSet` in tests, a lockfile.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Callable, Iterable, Protocol, Sequence, runtime_checkable
+
+from solvent.match_spec import MatchSpec, parse_match_spec
+from solvent.record import PackageRecord
+from solvent.solver.policy import CandidatePolicy
+
+
+@runtime_checkable
+class RecordSource(Protocol):
+    """Where records come from: by name, with the rank of their channel (0 = highest priority)."""
+
+    def records(self, name: str) -> Sequence[PackageRecord]: ...
+
+    def channel_rank(self, record: PackageRecord) -> int: ...
+
+
+class RecordSet:
+    """An in-memory record source, ranked by a channel list (first = highest priority)."""
+
+    def __init__(self, records: Iterable[PackageRecord], channels: Sequence[str] = ()) -> None:
+        self._by_name: dict[str, list[PackageRecord]] = defaultdict(list)
+        for record in records:
+            self._by_name[record.name].append(record)
+        self._ranks = {channel: i for i, channel in enumerate(channels)}
+
+    def records(self, name: str) -> Sequence[PackageRecord]:
+        return self._by_name.get(name, ())
+
+    def channel_rank(self, record: PackageRecord) -> int:
+        rank = self._ranks.get(record.channel)
+        if rank is None:
+            rank = self._ranks[record.channel] = len(self._ranks)
+        return rank
+
+    def names(self) -> set[str]:
+        return set(self._by_name)
+
+
+class Provider:
+    """Candidates, matches and dependencies for one solve, with caching.
+
+    Filtering happens here, once per name, so every back-end sees the same candidates: wrong
+    subdir, newer than ``exclude_newer``, excluded by a pin, or (strict channel priority) from a
+    lower-priority channel than the best channel that has the name.
+    """
+
+    def __init__(
+        self,
+        source: RecordSource,
+        *,
+        platform: str,
+        virtual_packages: Sequence[PackageRecord] = (),
+        channel_priority: str = "flexible",
+        pins: Sequence[MatchSpec | str] = (),
+        exclude_newer_ms: int | None = None,
+        prefer: Callable[[PackageRecord], bool] | None = None,
+        add_pip_as_python_dependency: bool = False,
+    ) -> None:
+        self.source = source
+        self.platform = platform
+        self.policy = CandidatePolicy(channel_priority, source.channel_rank)
+        self.virtual_packages = {r.name: r for r in virtual_packages}
+        self.pins: dict[str, list[MatchSpec]] = defaultdict(list)
+        for pin in pins:
+            spec = pin if isinstance(pin, MatchSpec) else parse_match_spec(pin)
+            self.pins[spec.name].append(spec)
+        self.exclude_newer_ms = exclude_newer_ms
+        self.prefer = prefer
+        self.add_pip = add_pip_as_python_dependency
+        self._candidates: dict[str, tuple[PackageRecord, ...]] = {}
+        self._matches: dict[MatchSpec, tuple[PackageRecord, ...]] = {}
+        self._dependencies: dict[PackageRecord, tuple[MatchSpec, ...]] = {}
+        self._trackers: dict[str, tuple[PackageRecord, ...]] | None = None
+
+    # -- candidates ---------------------------------------------------------------------------
+    def candidates(self, name: str) -> tuple[PackageRecord, ...]:
+        """Every installable record of ``name``, best first."""
+        found = self._candidates.get(name)
+        if found is None:
+            found = self._candidates[name] = tuple(self._load(name))
+        return found
+
+    def _load(self, name: str) -> list[PackageRecord]:
+        if name.startswith("__"):
+            virtual = self.virtual_packages.get(name)
+            return [virtual] if virtual is not None else []
+        subdirs = (self.platform, "noarch")
+        records = [r for r in self.source.records(name) if r.subdir in subdirs]
+        if self.exclude_newer_ms is not None:
+            cutoff = self.exclude_newer_ms
+            records = [r for r in records if not r.timestamp or r.timestamp <= cutoff]
+        for pin in self.pins.get(name, ()):
+            records = [r for r in records if pin.match(r)]
+        if records and self.policy.channel_priority == "strict":
+            rank = self.policy.rank
+            best = min(rank(r) for r in records)
+            records = [r for r in records if rank(r) == best]
+        ordered = self.policy.sort(records)
+        if self.prefer is not None:
+            preferred = [r for r in ordered if self.prefer(r)]
+            if preferred:
+                ordered = preferred + [r for r in ordered if not self.prefer(r)]
+        return ordered
+
+    def matches(self, spec: MatchSpec) -> tuple[PackageRecord, ...]:
+        """Candidates that satisfy ``spec``, in policy order."""
+        found = self._matches.get(spec)
+        if found is None:
+            if _is_exact_name(spec.name):
+                pool: Sequence[PackageRecord] = self.candidates(spec.name)
+            else:
+                pool = self._glob_pool(spec)
+            found = self._matches[spec] = tuple(r for r in pool if spec.match(r))
+        return found
+
+    def _glob_pool(self, spec: MatchSpec) -> list[PackageRecord]:
+        """Candidates for a spec whose name is a glob (``*[track_features=mkl]``, ``py*``)."""
+        features = _spec_track_features(spec)
+        if features:
+            pool: list[PackageRecord] = []
+            for feature in sorted(features):
+                pool.extend(self.trackers(feature))
+            return pool
+        names = getattr(self.source, "names", None)
+        if names is None:
+            return []
+        out: list[PackageRecord] = []
+        for name in sorted(names()):
+            out.extend(self.candidates(name))
+        return out
+
+    def trackers(self, feature: str) -> tuple[PackageRecord, ...]:
+        """Records that switch ``feature`` on (legacy conda features)."""
+        if self._trackers is None:
+            table: dict[str, list[PackageRecord]] = defaultdict(list)
+            names = getattr(self.source, "names", None)
+            for name in sorted(names()) if names is not None else ():
+                for record in self.candidates(name):
+                    for tf in record.track_features:
+                        table[tf].append(record)
+            self._trackers = {k: tuple(v) for k, v in table.items()}
+        return self._trackers.get(feature, ())
+
+    # -- edges ----------------------------------------------------------------------------------
+    def dependencies(self, record: PackageRecord) -> tuple[MatchSpec, ...]:
+        """What ``record`` needs installed: its depends, plus one tracker per feature it has."""
+        found = self._dependencies.get(record)
+        if found is None:
+            deps = list(record.depends_specs)
+            for feature in record.features:
+                deps.append(parse_match_spec(f"*[track_features={feature}]"))
+            if (
+                self.add_pip
+                and record.name == "python"
+                and record.version.startswith(("2.", "3."))
+                and not any(d.name == "pip" for d in deps)
+            ):
+                # conda's add_pip_as_python_dependency: pip rides along with every python 2/3.
+                deps.append(parse_match_spec("pip"))
+            found = self._dependencies[record] = tuple(deps)
+        return found
+
+    def constraints(self, record: PackageRecord) -> tuple[MatchSpec, ...]:
+        """What ``record`` forbids: each constrains entry must match if its name is installed."""
+        return record.constrains_specs
+
+
+def _is_exact_name(name: str) -> bool:
+    return "*" not in name and not name.startswith("^")
+
+
+def _spec_track_features(spec: MatchSpec) -> frozenset[str]:
+    value = spec.get("track_features")
+    if not value:
+        return frozenset()
+    if isinstance(value, str):
+        return frozenset(v for v in value.replace(",", " ").split() if v)
+    try:
+        return frozenset(str(v) for v in value)
+    except TypeError:
+        return frozenset({str(value)})

@@ -1,0 +1,162 @@
+"""The default back-end: lazy CDCL search, then conda classic's objectives.
+
+``Resolver(provider).resolve(specs)`` returns the records to install. With ``policy="greedy"`` it
+returns the first solution of the policy-driven search (what libsolv or resolvo would answer);
+with ``policy="classic"`` (the default) it then minimizes conda classic's objective sequence, so
+the answer is the one ``conda create --solver classic`` gives.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+from solvent.errors import InvalidInput, Unsatisfiable
+from solvent.match_spec import MatchSpec
+from solvent.record import PackageRecord
+from solvent.solver.decide import GreedyDecider
+from solvent.solver.encoding import REQUEST, Encoding
+from solvent.solver.objectives import ClassicObjectives, Terms, value_of
+from solvent.solver.provider import Provider
+
+POLICIES = ("classic", "greedy")
+UPDATE_MODIFIERS = ("freeze-installed", "update-specs", "update-deps", "update-all")
+
+
+@dataclass
+class ResolveStats:
+    """What the search did: for benchmarks and ``--json`` output."""
+
+    variables: int = 0
+    clauses_generated: int = 0
+    records_touched: int = 0
+    names_touched: int = 0
+    decisions: int = 0
+    conflicts: int = 0
+    solves: int = 0
+    greedy_s: float = 0.0
+    optimize_s: float = 0.0
+    objectives: dict[str, int] = field(default_factory=dict)
+    optimal: bool = True
+
+
+class Resolver:
+    """Finds the records to install for a set of specs, as conda would."""
+
+    def __init__(
+        self,
+        provider: Provider,
+        *,
+        policy: str = "classic",
+        conflict_budget: int = 2000,
+    ) -> None:
+        if policy not in POLICIES:
+            raise InvalidInput(f"unknown solver policy {policy!r}: expected one of {', '.join(POLICIES)}")
+        self.provider = provider
+        self.policy = policy
+        self.conflict_budget = conflict_budget
+        self.stats = ResolveStats()
+        self.encoding: Encoding | None = None
+        self.model: set[int] = set()
+
+    def resolve(
+        self,
+        specs: Sequence[MatchSpec],
+        *,
+        required: Sequence[MatchSpec] = (),
+        targets: Sequence[PackageRecord] = (),
+        freeze: bool = False,
+    ) -> list[PackageRecord]:
+        """Solve for ``specs`` (requested) plus ``required`` (history, installed names).
+
+        ``targets`` are installed records the solution should keep where it can: conda's "update
+        count" objective, moved to the front with ``freeze``.
+        """
+        enc = self.encoding = Encoding(self.provider)
+        sat = enc.sat
+        for spec in (*specs, *required):
+            enc.require(0, spec, (REQUEST, spec))
+        decider = GreedyDecider(enc)
+        t0 = time.perf_counter()
+        ok = sat.solve(decide=decider, on_true=enc.expand)
+        self.stats.solves += 1
+        if ok:
+            self.model = set(sat.model())
+        self.stats.greedy_s = time.perf_counter() - t0
+        if not ok:
+            from solvent.solver.explain import explain_conflict
+
+            core, _ = sat.unsat_core()
+            conflict = explain_conflict(core, enc, specs, required)
+            raise Unsatisfiable(conflict.render(), conflict)
+        if self.policy == "classic":
+            t1 = time.perf_counter()
+            requested = {s.name for s in specs}
+            spec_names = requested | {s.name for s in required}
+            objectives = ClassicObjectives(enc, requested, spec_names, targets, freeze)
+            fixed: list[int] = []
+            for objective in objectives.sequence():
+                best = self._minimize(objective.terms, decider, fixed)
+                self.stats.objectives[objective.name] = best
+            self.stats.optimize_s = time.perf_counter() - t1
+        self._record_stats()
+        return [r for r in enc.chosen(self.model) if not r.is_virtual]
+
+    def _minimize(self, terms_fn: Callable[[], Terms], decider: GreedyDecider, fixed: list[int]) -> int:
+        """Minimize one objective, then fix it at its optimum for the objectives after it.
+
+        Probes tighten ``sum <= best - 1`` (a greedy solution is usually optimal or close, so the
+        first probe is usually the proof); after a few improving steps it switches to bisection.
+        The terms cover the names touched so far; a better solution may touch new names, so the
+        pass repeats until the set of variables stops growing.
+        """
+        enc = self.encoding
+        assert enc is not None
+        sat = enc.sat
+        while True:
+            n_vars = len(enc.record_of)
+            terms = terms_fn()
+            best = value_of(terms, self.model)
+            lower = 0
+            steps = 0
+            while lower < best:
+                steps += 1
+                bound = best - 1 if steps <= 4 else (lower + best - 1) // 2
+                guard = sat.new_var()
+                sat.add_linear_le([(w, lit) for lit, w in terms.items()], bound, guard=guard)
+                result = sat.solve(
+                    [*fixed, guard],
+                    decide=decider,
+                    on_true=enc.expand,
+                    max_conflicts=self.conflict_budget,
+                )
+                self.stats.solves += 1
+                sat.add_clause((-guard,))
+                if result:
+                    self.model = set(sat.model())
+                    best = value_of(terms, self.model)
+                elif result is None:
+                    self.stats.optimal = False
+                    break
+                else:
+                    lower = bound + 1
+            if best:
+                guard = sat.new_var()
+                sat.add_linear_le([(w, lit) for lit, w in terms.items()], best, guard=guard)
+                fixed.append(guard)
+            else:
+                for lit in terms:
+                    sat.add_clause((-lit,))
+            if len(enc.record_of) == n_vars:
+                return best
+
+    def _record_stats(self) -> None:
+        enc = self.encoding
+        assert enc is not None
+        sat_stats = enc.sat.stats
+        self.stats.variables = enc.sat.num_vars
+        self.stats.records_touched = len(enc.record_of)
+        self.stats.names_touched = len(enc.name_vars)
+        self.stats.decisions = getattr(sat_stats, "decisions", 0)
+        self.stats.conflicts = getattr(sat_stats, "conflicts", 0)

@@ -1,0 +1,66 @@
+"""The optional back-ends: same answers as the default, clear errors when they cannot run."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from solvent.errors import BackendUnavailable, InvalidInput, Unsatisfiable
+from solvent.match_spec import parse_match_spec
+from solvent.solver.backends import solve_with_backend
+from solvent.solver.backends import resolvelib_backend
+from solvent.solver.provider import Provider, RecordSet
+from solvent.solver.verify import assert_valid_solution
+from tests.helpers import names_versions, rec
+
+RECORDS = [
+    rec("app", "2", depends=["lib 1.*", "tool"]),
+    rec("app", "1", depends=["lib 2.*"]),
+    rec("lib", "1", constrains=["tool <2"]),
+    rec("lib", "2"),
+    rec("tool", "1"),
+    rec("tool", "2"),
+    rec("gpu", "1", depends=["__cuda >=12"]),
+]
+
+
+def provider() -> Provider:
+    return Provider(RecordSet(RECORDS, ["test"]), platform="linux-64")
+
+
+@pytest.mark.parametrize("backend", ["cdcl", "pycosat", "resolvelib"])
+def test_every_backend_honors_constrains(backend: str) -> None:
+    out = solve_with_backend(backend, provider(), [parse_match_spec("app")], policy="greedy")
+    assert_valid_solution(out, ["app"], platform="linux-64")
+    assert names_versions(out) == {"app": "2", "lib": "1", "tool": "1"}
+
+
+@pytest.mark.parametrize("backend", ["cdcl", "pycosat", "resolvelib"])
+def test_every_backend_reports_unsatisfiable(backend: str) -> None:
+    with pytest.raises(Unsatisfiable):
+        solve_with_backend(backend, provider(), [parse_match_spec("gpu")])
+
+
+def test_classic_backends_agree() -> None:
+    specs = [parse_match_spec("app"), parse_match_spec("tool")]
+    a = solve_with_backend("cdcl", provider(), specs, policy="classic")
+    b = solve_with_backend("pycosat", provider(), specs, policy="classic")
+    assert [r.dist_str() for r in a] == [r.dist_str() for r in b]
+
+
+def test_missing_pycosat_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "pycosat", None)
+    with pytest.raises(BackendUnavailable, match=r"pip install 'solvent\[pycosat\]'"):
+        solve_with_backend("pycosat", provider(), [parse_match_spec("app")])
+
+
+def test_resolvelib_depth_limit_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(resolvelib_backend, "MAX_ROUNDS", 1)
+    with pytest.raises(BackendUnavailable, match="--backend cdcl"):
+        solve_with_backend("resolvelib", provider(), [parse_match_spec("app")])
+
+
+def test_unknown_backend() -> None:
+    with pytest.raises(InvalidInput, match="unknown back-end"):
+        solve_with_backend("z3", provider(), [parse_match_spec("app")])

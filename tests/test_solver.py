@@ -1,0 +1,280 @@
+"""The default back-end on small synthetic channels, each answer checked by the verifier."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import pytest
+
+from solvent.errors import Unsatisfiable
+from solvent.match_spec import parse_match_spec
+from solvent.record import PackageRecord
+from solvent.solver.provider import Provider, RecordSet
+from solvent.solver.resolver import Resolver
+from solvent.solver.verify import assert_valid_solution
+from tests.helpers import names_versions, rec
+
+
+def virtual(*items: str) -> list[PackageRecord]:
+    out = []
+    for item in items:
+        name, _, version = item.partition("=")
+        out.append(PackageRecord.virtual(name, version or "0"))
+    return out
+
+
+def solve_records(
+    records: Sequence[PackageRecord],
+    specs: Sequence[str],
+    *,
+    virtual_packages: Sequence[PackageRecord] = (),
+    channels: Sequence[str] = ("test",),
+    channel_priority: str = "flexible",
+    policy: str = "classic",
+    pins: Sequence[str] = (),
+    **resolve_kw: object,
+) -> list[PackageRecord]:
+    provider = Provider(
+        RecordSet(records, channels),
+        platform="linux-64",
+        virtual_packages=virtual_packages,
+        channel_priority=channel_priority,
+        pins=pins,
+    )
+    parsed = [parse_match_spec(s) for s in specs]
+    resolver = Resolver(provider, policy=policy)
+    result = resolver.resolve(parsed, **resolve_kw)  # type: ignore[arg-type]
+    required = [str(s) for s in resolve_kw.get("required", ())]  # type: ignore[union-attr]
+    assert_valid_solution(result, [*specs, *required], virtual_packages=virtual_packages, platform="linux-64")
+    return result
+
+
+CHAIN = [
+    rec("a", "1.0", depends=["b"]),
+    rec("a", "2.0", depends=["b >=2"]),
+    rec("b", "1.0", depends=["c"]),
+    rec("b", "2.0", depends=["c <2"]),
+    rec("c", "1.0"),
+    rec("c", "2.0"),
+    rec("unrelated", "1.0", depends=["nonexistent"]),
+]
+
+
+@pytest.mark.parametrize("policy", ["classic", "greedy"])
+def test_chain_takes_newest_feasible(policy: str) -> None:
+    out = solve_records(CHAIN, ["a"], policy=policy)
+    assert names_versions(out) == {"a": "2.0", "b": "2.0", "c": "1.0"}
+
+
+def test_lazy_encoding_touches_only_reachable_names() -> None:
+    provider = Provider(RecordSet(CHAIN, ["test"]), platform="linux-64")
+    resolver = Resolver(provider)
+    resolver.resolve([parse_match_spec("c")])
+    assert resolver.stats.names_touched == 1
+    assert "unrelated" not in resolver.encoding.name_vars  # type: ignore[union-attr]
+
+
+def test_classic_and_greedy_differ_like_conda_and_libsolv() -> None:
+    # Greedy decides a first (a 2, so c 1, so b 1); conda classic sees the tie on the requested
+    # versions (one rank lost either way) and breaks it on the dependency c, taking c 2.
+    records = [
+        rec("a", "2", depends=["c 1.*"]),
+        rec("a", "1", depends=["c 2.*"]),
+        rec("b", "2", depends=["c 2.*"]),
+        rec("b", "1", depends=["c 1.*"]),
+        rec("c", "1"),
+        rec("c", "2"),
+    ]
+    greedy = names_versions(solve_records(records, ["a", "b"], policy="greedy"))
+    classic = names_versions(solve_records(records, ["a", "b"], policy="classic"))
+    assert greedy == {"a": "2", "b": "1", "c": "1"}
+    assert classic == {"a": "1", "b": "2", "c": "2"}
+
+
+def test_classic_takes_older_dependency_for_newer_requested_package() -> None:
+    records = [
+        rec("python", "3.9.0"),
+        rec("python", "3.8.0"),
+        rec("foo", "2.0", depends=["python 3.8.*"]),
+        rec("foo", "1.0", depends=["python >=3.9"]),
+    ]
+    out = names_versions(solve_records(records, ["foo"]))
+    assert out == {"foo": "2.0", "python": "3.8.0"}
+
+
+def test_requested_version_beats_dependency_versions() -> None:
+    # Both answers are valid; classic minimizes the requested package's version rank first.
+    records = [
+        rec("app", "2", depends=["lib 1.*"]),
+        rec("app", "1", depends=["lib 2.*"]),
+        rec("lib", "1"),
+        rec("lib", "2"),
+    ]
+    assert names_versions(solve_records(records, ["app"])) == {"app": "2", "lib": "1"}
+
+
+def test_constrains_limit_only_installed_names() -> None:
+    records = [
+        rec("a", "1", constrains=["b <2", "notinstalled >5"]),
+        rec("b", "1"),
+        rec("b", "2"),
+    ]
+    out = names_versions(solve_records(records, ["a", "b"]))
+    assert out == {"a": "1", "b": "1"}
+    assert names_versions(solve_records(records, ["a"])) == {"a": "1"}
+
+
+def test_constrains_conflict_is_unsatisfiable() -> None:
+    records = [rec("a", "1", constrains=["b <2"]), rec("b", "2")]
+    with pytest.raises(Unsatisfiable) as err:
+        solve_records(records, ["a", "b"])
+    assert "constrains b <2" in str(err.value)
+
+
+def test_virtual_package_depends_and_constrains() -> None:
+    records = [
+        rec("torch", "2.0", build="cuda", depends=["__cuda >=11.8"]),
+        rec("torch", "2.0", build="cpu", build_number=0),
+        rec("cuda-version", "12.0", constrains=["__cuda >=12"]),
+    ]
+    with_cuda = solve_records(records, ["torch"], virtual_packages=virtual("__cuda=12.2"))
+    assert [r.build for r in with_cuda] == ["cuda"]  # same version: the higher build string wins
+    only_cuda = solve_records(records, ["torch[build=cuda]"], virtual_packages=virtual("__cuda=12.2"))
+    assert [r.build for r in only_cuda] == ["cuda"]
+    # A constrains on an absent virtual package is satisfied ...
+    assert names_versions(solve_records(records, ["cuda-version"])) == {"cuda-version": "12.0"}
+    # ... but one on a present, too-old one is not.
+    with pytest.raises(Unsatisfiable):
+        solve_records(records, ["cuda-version"], virtual_packages=virtual("__cuda=11.2"))
+
+
+def test_missing_virtual_package_is_explained() -> None:
+    records = [rec("torch", "2.0", build="cuda", depends=["__cuda >=11.8"])]
+    with pytest.raises(Unsatisfiable) as err:
+        solve_records(records, ["torch"])
+    message = str(err.value)
+    assert "__cuda >=11.8" in message
+    assert "no __cuda virtual package" in message
+    with pytest.raises(Unsatisfiable) as err:
+        solve_records(records, ["torch"], virtual_packages=virtual("__cuda=11.2"))
+    assert "the target has __cuda 11.2" in str(err.value)
+
+
+def test_track_features_are_avoided() -> None:
+    records = [
+        rec("numpy", "1.0", build="mkl", track_features="mkl"),
+        rec("numpy", "1.0", build="nomkl"),
+    ]
+    assert [r.build for r in solve_records(records, ["numpy"])] == ["nomkl"]
+    assert [r.build for r in solve_records(records, ["numpy"], policy="greedy")] == ["nomkl"]
+    assert [r.build for r in solve_records(records, ["numpy[build=mkl]"])] == ["mkl"]
+
+
+def test_features_require_a_tracker() -> None:
+    records = [
+        rec("mkl-feature", "1", track_features="mkl"),
+        rec("scipy", "1", build="mkl", features="mkl", build_number=5),
+        rec("scipy", "1", build="plain", build_number=1),
+    ]
+    out = solve_records(records, ["scipy[build=mkl]"])
+    assert {r.name for r in out} == {"scipy", "mkl-feature"}
+
+
+def test_build_number_and_timestamp_order() -> None:
+    records = [
+        rec("x", "1", build="a", build_number=1, timestamp=2000),
+        rec("x", "1", build="b", build_number=2, timestamp=1000),
+        rec("x", "1", build="c", build_number=2, timestamp=3000),
+    ]
+    assert [r.build for r in solve_records(records, ["x"])] == ["c"]
+
+
+@pytest.mark.parametrize(
+    ("priority", "expected"),
+    [("flexible", "1"), ("strict", "1"), ("disabled", "2")],
+)
+def test_channel_priority(priority: str, expected: str) -> None:
+    records = [
+        rec("x", "1", channel="high"),
+        rec("x", "2", channel="low"),
+    ]
+    out = solve_records(records, ["x"], channels=["high", "low"], channel_priority=priority)
+    assert names_versions(out) == {"x": expected}
+
+
+def test_flexible_falls_back_to_lower_channel_strict_does_not() -> None:
+    records = [
+        rec("x", "1", channel="high"),
+        rec("x", "2", channel="low"),
+    ]
+    out = solve_records(records, ["x >=2"], channels=["high", "low"], channel_priority="flexible")
+    assert names_versions(out) == {"x": "2"}
+    with pytest.raises(Unsatisfiable):
+        solve_records(records, ["x >=2"], channels=["high", "low"], channel_priority="strict")
+
+
+def test_pins_restrict_candidates() -> None:
+    records = [rec("x", "1"), rec("x", "2"), rec("y", "1", depends=["x"])]
+    assert names_versions(solve_records(records, ["y"], pins=["x 1.*"])) == {"x": "1", "y": "1"}
+    with pytest.raises(Unsatisfiable):
+        solve_records(records, ["x >=2"], pins=["x 1.*"])
+
+
+def test_installed_targets_are_kept_with_freeze() -> None:
+    records = [rec("x", "1"), rec("x", "2"), rec("y", "1", depends=["x"])]
+    x1 = records[0]
+    out = solve_records(records, ["y"], required=[parse_match_spec("x")], targets=[x1], freeze=True)
+    assert names_versions(out) == {"x": "1", "y": "1"}
+    out = solve_records(records, ["y"], required=[parse_match_spec("x")])
+    assert names_versions(out) == {"x": "2", "y": "1"}
+
+
+def test_unsatisfiable_no_such_version() -> None:
+    records = [rec("x", "1"), rec("x", "2")]
+    with pytest.raises(Unsatisfiable) as err:
+        solve_records(records, ["x >=3"])
+    assert "available: 1, 2" in str(err.value)
+    conflict = err.value.conflict
+    assert conflict.to_dict()["specs"] == ["x >=3"]  # type: ignore[attr-defined]
+
+
+def test_unsatisfiable_missing_package() -> None:
+    with pytest.raises(Unsatisfiable) as err:
+        solve_records([rec("x", "1", depends=["ghost"])], ["x"])
+    assert "no package named ghost" in str(err.value)
+
+
+def test_two_requests_on_one_name() -> None:
+    records = [rec("x", "1"), rec("x", "2")]
+    with pytest.raises(Unsatisfiable) as err:
+        solve_records(records, ["x 1.*", "x 2.*"])
+    assert "x" in str(err.value)
+
+
+def test_conflict_through_dependencies_is_grouped() -> None:
+    records = [rec("lib", str(v)) for v in range(1, 30)]
+    records += [rec("app", f"{v}.0", depends=[f"lib >={v + 40}"]) for v in range(1, 20)]
+    with pytest.raises(Unsatisfiable) as err:
+        solve_records(records, ["app"])
+    text = str(err.value)
+    assert len(text.splitlines()) < 30
+    assert "lib" in text
+
+
+def test_noarch_candidates_are_allowed_and_wrong_subdir_ignored() -> None:
+    records = [
+        rec("pure", "1", subdir="noarch"),
+        rec("native", "1", subdir="osx-64"),
+    ]
+    assert names_versions(solve_records(records, ["pure"])) == {"pure": "1"}
+    with pytest.raises(Unsatisfiable):
+        solve_records(records, ["native"])
+
+
+def test_solution_is_deterministic() -> None:
+    records = [rec("a", str(v), depends=[f"b >={v}"]) for v in range(5)] + [
+        rec("b", str(v), build=f"h{v}") for v in range(5)
+    ]
+    first = [r.dist_str() for r in solve_records(records, ["a", "b"])]
+    for _ in range(3):
+        assert [r.dist_str() for r in solve_records(records, ["a", "b"])] == first

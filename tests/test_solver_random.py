@@ -1,0 +1,96 @@
+"""Random channels: every back-end against brute force and rattler, every answer verified."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+from typing import Sequence
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from solvent.errors import Unsatisfiable
+from solvent.match_spec import parse_match_spec
+from solvent.record import PackageRecord
+from solvent.solver.backends import solve_with_backend
+from solvent.solver.provider import Provider, RecordSet
+from solvent.solver.verify import verify_solution
+from tests.helpers import rec, write_channel
+
+NAMES = ["pa", "pb", "pc", "pd", "pe"]
+VERSIONS = ["1", "2", "3"]
+
+
+@st.composite
+def constraint(draw: st.DrawFn, name: str) -> str:
+    op = draw(st.sampled_from(["", ">=", "<", "==", "!="]))
+    if not op:
+        return name
+    return f"{name} {op}{draw(st.sampled_from(VERSIONS))}"
+
+
+@st.composite
+def channels(draw: st.DrawFn) -> tuple[list[PackageRecord], list[str]]:
+    n_names = draw(st.integers(2, len(NAMES)))
+    names = NAMES[:n_names]
+    records = []
+    for name in names:
+        for version in draw(st.lists(st.sampled_from(VERSIONS), min_size=1, max_size=3, unique=True)):
+            others = [n for n in names if n != name]
+            deps = [draw(constraint(n)) for n in draw(st.lists(st.sampled_from(others), max_size=2, unique=True))]
+            cons = [draw(constraint(n)) for n in draw(st.lists(st.sampled_from(others), max_size=1))]
+            cons = [c for c in cons if " " in c]
+            records.append(rec(name, version, depends=deps, constrains=cons))
+    specs = [draw(constraint(n)) for n in draw(st.lists(st.sampled_from(names), min_size=1, max_size=2, unique=True))]
+    return records, specs
+
+
+def brute_force(records: Sequence[PackageRecord], specs: Sequence[str]) -> bool:
+    by_name: dict[str, list[PackageRecord | None]] = {}
+    for r in records:
+        by_name.setdefault(r.name, [None]).append(r)
+    for combo in itertools.product(*by_name.values()):
+        chosen = [r for r in combo if r is not None]
+        if not verify_solution(chosen, specs, platform="linux-64"):
+            return True
+    return False
+
+
+def run(backend: str, records: Sequence[PackageRecord], specs: Sequence[str], policy: str) -> list[PackageRecord] | None:
+    provider = Provider(RecordSet(records, ["test"]), platform="linux-64")
+    try:
+        return solve_with_backend(backend, provider, [parse_match_spec(s) for s in specs], policy=policy)
+    except Unsatisfiable:
+        return None
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(channels())
+def test_backends_agree_with_brute_force(problem: tuple[list[PackageRecord], list[str]]) -> None:
+    records, specs = problem
+    expected = brute_force(records, specs)
+    answers = {}
+    for backend, policy in [("cdcl", "classic"), ("cdcl", "greedy"), ("pycosat", "classic"), ("resolvelib", "greedy")]:
+        out = run(backend, records, specs, policy)
+        assert (out is not None) == expected, (backend, policy, specs, [r.to_repodata() for r in records])
+        if out is not None:
+            violations = verify_solution(out, specs, platform="linux-64")
+            assert not violations, (backend, violations)
+            answers[(backend, policy)] = sorted(r.dist_str() for r in out)
+    # Both classic back-ends minimize the same objective sequence.
+    if expected:
+        assert answers[("cdcl", "classic")] == answers[("pycosat", "classic")]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(problem=channels())
+def test_same_verdict_as_rattler(problem: tuple[list[PackageRecord], list[str]], tmp_path_factory: pytest.TempPathFactory) -> None:
+    from tests.rattler_oracle import rattler_solve
+
+    records, specs = problem
+    root: Path = tmp_path_factory.mktemp("chan")
+    write_channel(root, records)
+    ok, _, _ = rattler_solve([root], specs)
+    ours = run("cdcl", records, specs, "classic")
+    assert (ours is not None) == ok, (specs, [r.to_repodata() for r in records])
