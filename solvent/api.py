@@ -108,6 +108,19 @@ class _WithInstalled:
         return (set(names()) if names else set()) | set(self.installed)
 
 
+def _virtual_packages(platform: str, given: Sequence[str | PackageRecord] | None) -> list[PackageRecord]:
+    """``None``: what the machine (or a typical machine of ``platform``) has; a list: exactly that."""
+    from solvent.virtual_packages import parse_virtual_package, resolve_virtual_packages
+
+    if given is None:
+        return list(resolve_virtual_packages(platform, None))
+    out: dict[str, PackageRecord] = {}
+    for item in given:
+        record = item if isinstance(item, PackageRecord) else parse_virtual_package(item)
+        out[record.name] = record
+    return [out[name] for name in sorted(out)]
+
+
 def _dependency_closure(installed: Sequence[PackageRecord], roots: Iterable[str]) -> set[str]:
     by_name = {r.name: r for r in installed}
     seen: set[str] = set()
@@ -146,11 +159,12 @@ def solve(
     """Solve ``specs`` against ``channels`` for ``platform`` as conda would.
 
     ``source`` replaces the channels with any record source (tests, lockfiles). Virtual packages:
-    ``None`` detects them for the running machine's platform, or uses a typical machine's set for
-    another platform; a list (``["__cuda=12.2", "__glibc=2.28"]``) replaces same-named ones.
+    ``None`` detects them for the running machine's platform (with ``CONDA_OVERRIDE_*``), or uses
+    a typical machine's set for another platform; a list (``["__cuda=12.2", "__glibc=2.28"]``) is
+    taken as exactly the target's virtual packages (the CLI merges ``--virtual-package`` flags
+    into the detected set before calling this).
     """
     from solvent.platforms import native_platform, validate_platform
-    from solvent.virtual_packages import resolve_virtual_packages
 
     t0 = time.perf_counter()
     platform = validate_platform(platform or native_platform())
@@ -165,7 +179,7 @@ def solve(
         raise InvalidInput("nothing to solve: give at least one spec")
     history_specs = parse_specs(history)
     pin_specs = parse_specs(pins)
-    virtual = resolve_virtual_packages(platform, virtual_packages)
+    virtual = _virtual_packages(platform, virtual_packages)
     cutoff = to_epoch_ms(exclude_newer)
 
     if source is None:
@@ -174,6 +188,7 @@ def solve(
         from solvent.channels.index import ChannelIndex
 
         index = ChannelIndex(channels, platform, cache_dir=cache_dir, offline=offline, quiet=quiet)
+        # exclude_newer is applied by the provider (for every source), not by the index.
         index.prefetch([*requested, *history_specs])
         source = index
     if installed:

@@ -139,9 +139,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         file = state.root / path
         return file.read_bytes() if file.is_file() else None
 
-    def _send(
-        self, entry: LoggedRequest, status: int, body: bytes, headers: dict[str, str] | None = None
-    ) -> None:
+    def _send(self, entry: LoggedRequest, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
         entry.status = status
         self.send_response(status)
         for key, value in (headers or {}).items():
@@ -173,9 +171,7 @@ class ChannelServer:
         server = _Server(("127.0.0.1", 0), _Handler)
         server.state = self.state
         self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
+        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
         return self
 

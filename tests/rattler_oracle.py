@@ -37,9 +37,7 @@ def rattler_solve(
     priority = rattler.ChannelPriority.Strict if strict else rattler.ChannelPriority.Disabled
     try:
         records = asyncio.run(
-            rattler.solve_with_sparse_repodata(
-                list(specs), sources, virtual_packages=vps, channel_priority=priority
-            )
+            rattler.solve_with_sparse_repodata(list(specs), sources, virtual_packages=vps, channel_priority=priority)
         )
     except Exception as exc:  # rattler raises SolverError with its explanation
         return False, {}, str(exc)

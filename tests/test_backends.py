@@ -8,8 +8,7 @@ import pytest
 
 from solvent.errors import BackendUnavailable, InvalidInput, Unsatisfiable
 from solvent.match_spec import parse_match_spec
-from solvent.solver.backends import solve_with_backend
-from solvent.solver.backends import resolvelib_backend
+from solvent.solver.backends import resolvelib_backend, solve_with_backend
 from solvent.solver.provider import Provider, RecordSet
 from solvent.solver.verify import assert_valid_solution
 from tests.helpers import names_versions, rec
@@ -64,3 +63,18 @@ def test_resolvelib_depth_limit_is_a_clear_error(monkeypatch: pytest.MonkeyPatch
 def test_unknown_backend() -> None:
     with pytest.raises(InvalidInput, match="unknown back-end"):
         solve_with_backend("z3", provider(), [parse_match_spec("app")])
+
+
+@pytest.mark.parametrize("backend", ["cdcl", "pycosat", "resolvelib"])
+def test_constrains_on_present_virtual_package(backend: str) -> None:
+    from solvent.record import PackageRecord
+
+    records = [rec("cuda-version", "12.0", constrains=["__cuda >=12"]), rec("cuda-version", "11.0")]
+    old = Provider(
+        RecordSet(records, ["test"]), platform="linux-64", virtual_packages=[PackageRecord.virtual("__cuda", "11.2")]
+    )
+    out = solve_with_backend(backend, old, [parse_match_spec("cuda-version")], policy="greedy")
+    assert names_versions(out) == {"cuda-version": "11.0"}
+    none = Provider(RecordSet(records, ["test"]), platform="linux-64")
+    out = solve_with_backend(backend, none, [parse_match_spec("cuda-version")], policy="greedy")
+    assert names_versions(out) == {"cuda-version": "12.0"}

@@ -30,9 +30,7 @@ def server(tmp_path: Path) -> Any:
         yield srv
 
 
-def publish(
-    server: ChannelServer, channel: str, subdir: str, doc: dict[str, Any], *, zst: bool = False
-) -> bytes:
+def publish(server: ChannelServer, channel: str, subdir: str, doc: dict[str, Any], *, zst: bool = False) -> bytes:
     data = json.dumps(doc).encode()
     server.add_file(f"{channel}/{subdir}/repodata.json", data)
     if zst:
@@ -322,13 +320,9 @@ def test_local_channel_read_in_place(tmp_path: Path) -> None:
     (chan / "noarch" / "repodata.json").write_text(json.dumps(repodata("noarch", [entry("c")])))
     assert names_of(fetcher.load(parse_channel(str(chan)), "noarch")) == {"c"}
     # no payload copy in the cache
-    assert [
-        p.name for p in (tmp_path / "c" / "repodata").glob("*.json") if not p.name.endswith(".state.json")
-    ] == []
+    assert [p.name for p in (tmp_path / "c" / "repodata").glob("*.json") if not p.name.endswith(".state.json")] == []
     # offline mode still reads local channels
-    assert names_of(make_fetcher(tmp_path / "c", offline=True).load(parse_channel(str(chan)), "noarch")) == {
-        "c"
-    }
+    assert names_of(make_fetcher(tmp_path / "c", offline=True).load(parse_channel(str(chan)), "noarch")) == {"c"}
 
 
 def test_local_channel_corrupt_json(tmp_path: Path) -> None:
@@ -388,9 +382,7 @@ def test_lock_timeout_is_cache_error(server: ChannelServer, tmp_path: Path) -> N
         fetcher.load(parse_channel(server.channel_url("chan")), "noarch")
 
 
-@pytest.mark.skipif(
-    not hasattr(__import__("os"), "geteuid") or __import__("os").geteuid() == 0, reason="root"
-)
+@pytest.mark.skipif(not hasattr(__import__("os"), "geteuid") or __import__("os").geteuid() == 0, reason="root")
 def test_read_only_cache_serves_offline(server: ChannelServer, tmp_path: Path) -> None:
     publish(server, "chan", "noarch", SIMPLE)
     load(make_fetcher(tmp_path / "c"), server.channel_url("chan"))

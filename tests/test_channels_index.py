@@ -155,9 +155,7 @@ def test_query(tmp_path: Path) -> None:
 
 def test_sharded_channel_records(tmp_path: Path) -> None:
     root = tmp_path / "srv"
-    write_sharded(
-        repodata("noarch", [entry("a", depends=["b"]), entry("b"), entry("c")]), root / "chan" / "noarch"
-    )
+    write_sharded(repodata("noarch", [entry("a", depends=["b"]), entry("b"), entry("c")]), root / "chan" / "noarch")
     with ChannelServer(root) as srv:
         index = make_index([srv.channel_url("chan")], "noarch", tmp_path)
         index.prefetch(["a"])

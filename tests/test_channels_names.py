@@ -163,10 +163,7 @@ def test_redact_patterns() -> None:
 
 def test_registered_secret_redacted_anywhere() -> None:
     parse_channel("https://h.example/t/tk-registry-42/c")
-    assert (
-        redact("'GET /c%2Fx' failed; token tk-registry-42 rejected")
-        == "'GET /c%2Fx' failed; token <TOKEN> rejected"
-    )
+    assert redact("'GET /c%2Fx' failed; token tk-registry-42 rejected") == "'GET /c%2Fx' failed; token <TOKEN> rejected"
 
 
 def test_channel_equality_and_hash() -> None:

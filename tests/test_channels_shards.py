@@ -66,9 +66,7 @@ def test_make_shards_roundtrip() -> None:
 
 def test_only_reachable_shards_are_fetched(sharded_server: ChannelServer, tmp_path: Path) -> None:
     root = tmp_path / "srv"
-    index = ChannelIndex(
-        [sharded_server.channel_url("chan")], "linux-64", cache_dir=tmp_path / "c", backoff=0.001
-    )
+    index = ChannelIndex([sharded_server.channel_url("chan")], "linux-64", cache_dir=tmp_path / "c", backoff=0.001)
     index.prefetch(["a >=1"])
     assert fetched_names(sharded_server, root) == {"a", "b", "c"}
     assert not any(p.endswith("repodata.json") or p.endswith(".json.zst") for p in sharded_server.paths())
@@ -88,9 +86,7 @@ def test_only_reachable_shards_are_fetched(sharded_server: ChannelServer, tmp_pa
 
 
 def test_closure_crosses_channels_and_subdirs(sharded_server: ChannelServer, tmp_path: Path) -> None:
-    index = ChannelIndex(
-        [sharded_server.channel_url("chan")], "linux-64", cache_dir=tmp_path / "c", backoff=0.001
-    )
+    index = ChannelIndex([sharded_server.channel_url("chan")], "linux-64", cache_dir=tmp_path / "c", backoff=0.001)
     index.prefetch(["f"])  # noarch f -> linux-64 a -> b, c
     assert fetched_names(sharded_server, tmp_path / "srv") == {"f", "a", "b", "c"}
 
@@ -120,9 +116,7 @@ def test_shard_hash_mismatch_is_rejected(sharded_server: ChannelServer, tmp_path
     mapping = shard_names(sharded_server, root / "chan" / "linux-64" / SHARD_INDEX_FN)
     shard_file = next(fn for fn, name in mapping.items() if name == "a")
     sharded_server.add_file(f"chan/linux-64/{shard_file}", zstandard.ZstdCompressor().compress(b"\x80"))
-    index = ChannelIndex(
-        [sharded_server.channel_url("chan")], "linux-64", cache_dir=tmp_path / "c", backoff=0.001
-    )
+    index = ChannelIndex([sharded_server.channel_url("chan")], "linux-64", cache_dir=tmp_path / "c", backoff=0.001)
     with pytest.raises(RepodataError, match=r"shard of 'a' from http://.*has sha256"):
         index.prefetch(["a"])
     assert not list((tmp_path / "c" / "shards").rglob(shard_file))
@@ -130,9 +124,7 @@ def test_shard_hash_mismatch_is_rejected(sharded_server: ChannelServer, tmp_path
 
 def test_shards_base_url_and_package_base_url(tmp_path: Path) -> None:
     root = tmp_path / "srv"
-    index_blob, shards = make_shards(
-        GRAPH, base_url="https://pkgs.example/linux-64/", shards_base_url="../shards/"
-    )
+    index_blob, shards = make_shards(GRAPH, base_url="https://pkgs.example/linux-64/", shards_base_url="../shards/")
     with ChannelServer(root) as srv:
         srv.add_file("chan/linux-64/" + SHARD_INDEX_FN, index_blob)
         for digest, blob in shards.items():

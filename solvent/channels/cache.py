@@ -132,9 +132,7 @@ class _EntryLock:
 class RepodataCache:
     """Where fetched repodata and shards live between runs."""
 
-    def __init__(
-        self, cache_dir: str | os.PathLike[str] | None = None, *, lock_timeout: float = 600.0
-    ) -> None:
+    def __init__(self, cache_dir: str | os.PathLike[str] | None = None, *, lock_timeout: float = 600.0) -> None:
         self.root = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
         self.repodata_dir = self.root / "repodata"
         self.shards_dir = self.root / "shards"

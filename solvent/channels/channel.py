@@ -220,11 +220,7 @@ def parse_channel(value: str | Channel, *, channel_alias: str | Channel = DEFAUL
         raise ChannelError("'defaults' stands for several channels; use expand_channels()")
     if _SCHEME_RE.match(text) or text.lower().startswith("file:"):
         return _parse_url(text, alias)
-    if (
-        text.startswith(("/", "./", "../", "~", ".\\", "..\\"))
-        or text in (".", "..")
-        or _WINDOWS_PATH_RE.match(text)
-    ):
+    if text.startswith(("/", "./", "../", "~", ".\\", "..\\")) or text in (".", "..") or _WINDOWS_PATH_RE.match(text):
         return _path_to_channel(text)
     name, platform = _split_subdir(text.strip("/"))
     if not _NAME_RE.match(name):

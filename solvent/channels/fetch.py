@@ -49,10 +49,7 @@ def max_age(cache_control: str | None) -> int:
     """Seconds a response may be reused without asking; 0 for no-cache/no-store or no header."""
     if not cache_control:
         return 0
-    if (
-        re.search(r"\b(no-cache|no-store|must-revalidate)\b", cache_control)
-        and "max-age" not in cache_control
-    ):
+    if re.search(r"\b(no-cache|no-store|must-revalidate)\b", cache_control) and "max-age" not in cache_control:
         return 0
     match = re.search(r"\bmax-age=(\d+)", cache_control)
     return int(match.group(1)) if match else 0
@@ -161,9 +158,7 @@ class RepodataFetcher:
 
     # --- offline and local ------------------------------------------------------------------------
 
-    def _load_offline(
-        self, channel: Channel, subdir: str, entry: CacheEntry, state: dict[str, Any]
-    ) -> SubdirResult:
+    def _load_offline(self, channel: Channel, subdir: str, entry: CacheEntry, state: dict[str, Any]) -> SubdirResult:
         if state.get("shards"):
             sharded = self._open_sharded(channel, subdir, entry, offline=True)
             if sharded is not None:
@@ -256,9 +251,7 @@ class RepodataFetcher:
             return None
         return self._sharded(channel, subdir, index, offline=offline)
 
-    def _sharded(
-        self, channel: Channel, subdir: str, index: dict[str, Any], *, offline: bool = False
-    ) -> ShardedSubdir:
+    def _sharded(self, channel: Channel, subdir: str, index: dict[str, Any], *, offline: bool = False) -> ShardedSubdir:
         def download(url: str) -> bytes:
             try:
                 response = self.http.get(channel.authenticated_url(url))
@@ -363,9 +356,7 @@ class RepodataFetcher:
                 "check the token or credentials"
             )
         if not 400 <= status < 500:
-            raise FetchError(
-                f"unexpected HTTP {status} for channel {channel} subdir {subdir} ({response.url})"
-            )
+            raise FetchError(f"unexpected HTTP {status} for channel {channel} subdir {subdir} ({response.url})")
 
 
 def _subdir_of(url: str) -> str:

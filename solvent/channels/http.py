@@ -105,9 +105,7 @@ class HttpClient:
                 raise FetchError(f"TLS error fetching {shown}: {redact(exc)}") from None
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
                 if attempt >= self.retries:
-                    raise FetchError(
-                        f"could not fetch {shown} after {attempt + 1} attempts: {redact(exc)}"
-                    ) from None
+                    raise FetchError(f"could not fetch {shown} after {attempt + 1} attempts: {redact(exc)}") from None
                 reason = type(exc).__name__
             except requests.exceptions.RequestException as exc:
                 raise FetchError(f"could not fetch {shown}: {redact(exc)}") from None
@@ -115,9 +113,7 @@ class HttpClient:
                 if response.status not in RETRY_STATUS:
                     return response
                 if attempt >= self.retries:
-                    raise FetchError(
-                        f"HTTP {response.status} fetching {shown} (gave up after {attempt + 1} attempts)"
-                    )
+                    raise FetchError(f"HTTP {response.status} fetching {shown} (gave up after {attempt + 1} attempts)")
                 reason = f"HTTP {response.status}"
             delay = self.backoff * (2**attempt)
             log.info("retrying %s in %.2fs (%s)", shown, delay, redact(reason))

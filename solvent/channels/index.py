@@ -105,9 +105,7 @@ class ChannelIndex:
         self.quiet = quiet
         self.max_workers = max(1, max_workers)
         self.cache = RepodataCache(cache_dir)
-        self.http = HttpClient(
-            session, retries=retries, backoff=backoff, timeout=timeout, pool_size=max_workers
-        )
+        self.http = HttpClient(session, retries=retries, backoff=backoff, timeout=timeout, pool_size=max_workers)
         self.fetcher = RepodataFetcher(self.cache, self.http, offline=self.offline, use_shards=use_shards)
         self.timings: dict[str, float] = {"fetch_s": 0.0, "shards_s": 0.0, "records_s": 0.0}
         self.stats: dict[str, int] = {"records_built": 0, "names_loaded": 0, "skipped_entries": 0}
@@ -170,9 +168,7 @@ class ChannelIndex:
                         + (f" (HTTP {', '.join(map(str, codes))})" if codes else "")
                     )
             self._loaded = [
-                _Loaded(r.channel, self._ranks[r.channel], r.subdir, r.source)
-                for r in results
-                if r.source is not None
+                _Loaded(r.channel, self._ranks[r.channel], r.subdir, r.source) for r in results if r.source is not None
             ]
             self.timings["fetch_s"] += time.perf_counter() - t0
 

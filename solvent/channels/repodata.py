@@ -77,11 +77,7 @@ def group_packages(document: Mapping[str, Any], source: str) -> tuple[dict[str, 
         if not isinstance(packages, Mapping):
             raise RepodataError(f"{redact(source)}: {key!r} is a {type(packages).__name__}, not an object")
         for fn, entry in packages.items():
-            if (
-                not isinstance(fn, str)
-                or not isinstance(entry, dict)
-                or not isinstance(entry.get("name"), str)
-            ):
+            if not isinstance(fn, str) or not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
                 skipped += 1
                 log.warning("%s: skipping malformed entry %s", redact(source), redact(repr(fn))[:200])
                 continue

@@ -146,8 +146,7 @@ class ShardedSubdir:
         if data is None:
             if self._download is None:
                 raise CacheError(
-                    f"offline: the shard of {name!r} in {redact(self.url)} is not in the cache "
-                    f"({self._cache.root})"
+                    f"offline: the shard of {name!r} in {redact(self.url)} is not in the cache ({self._cache.root})"
                 )
             data = self._download(url)
             with self._lock:

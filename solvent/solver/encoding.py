@@ -116,6 +116,12 @@ class Encoding:
         name = spec.name
         if "*" in name:
             return  # conda ignores constrains without a concrete name
+        if name.startswith("__"):
+            # A virtual package is a fact about the target, present whether or not anything
+            # depends on it: a constrains on it holds or excludes the trigger outright.
+            if any(not spec.match(r) for r in self.provider.candidates(name)):
+                self.sat.add_clause((-trigger,) if trigger else (), tag=tag)
+            return
         found = self.name_vars.get(name)
         if found is None:
             self._parked[name].append((trigger, spec, tag))

@@ -111,10 +111,10 @@ class _Explainer:
             kind = tag[0]
             if kind == REQUEST:
                 self.requests.append(tag[1])
-                self.specs_on_name[tag[1].name].append(f"{tag[1]} (requested)")
+                self.specs_on_name[tag[1].name].append(f"{spec_text(tag[1])} (requested)")
             elif kind == DEPENDS:
                 self.deps[tag[1]].append(tag[2])
-                self.specs_on_name[tag[2].name].append(f"{tag[2]} (required by {_short(tag[1])})")
+                self.specs_on_name[tag[2].name].append(f"{spec_text(tag[2])} (required by {_short(tag[1])})")
             elif kind == CONSTRAINS:
                 self.constrains[tag[1]].append(tag[2])
                 self.constrained_names[tag[2].name].append((tag[1], tag[2]))
@@ -124,8 +124,8 @@ class _Explainer:
 
     def spec_node(self, spec: MatchSpec, prefix: str, depth: int) -> ConflictNode:
         if spec in self.seen:
-            return ConflictNode(f"{prefix}{spec} (see above)", spec=str(spec))
-        node = ConflictNode(f"{prefix}{spec}", spec=str(spec))
+            return ConflictNode(f"{prefix}{spec_text(spec)} (see above)", spec=str(spec))
+        node = ConflictNode(f"{prefix}{spec_text(spec)}", spec=str(spec))
         self.seen[spec] = node
         matches = self.provider.matches(spec)
         if not matches:
@@ -158,8 +158,9 @@ class _Explainer:
 
     def _reason_key(self, record: PackageRecord) -> tuple:
         failing = tuple(sorted(str(s) for s in self.deps.get(record, ())))
-        constrained = tuple(sorted(f"{_short(r)}:{s}" for r, s in self.constrained_names.get(record.name, ())
-                                   if not s.match(record)))
+        constrained = tuple(
+            sorted(f"{_short(r)}:{s}" for r, s in self.constrained_names.get(record.name, ()) if not s.match(record))
+        )
         exclusive = record.name in self.exclusive and not failing and not constrained
         return failing, constrained, exclusive
 
@@ -179,19 +180,47 @@ class _Explainer:
             return node
         if constrained:
             parts = [
-                f"{_short(r)} constrains {s}"
+                f"{_short(r)} constrains {spec_text(s)}"
                 for r, s in self.constrained_names.get(records[0].name, ())
                 if not s.match(records[0])
             ]
             return ConflictNode(f"{label} is excluded: {'; '.join(parts[:3])}", packages=pkgs)
         if exclusive:
             others = sorted(set(self.specs_on_name.get(records[0].name, ())))
+            others = [o for o in others if o]
             return ConflictNode(
-                f"{label} conflicts with another requirement on {records[0].name}: "
-                + "; ".join(others[:4]),
+                f"{label} conflicts with another requirement on {records[0].name}: " + "; ".join(others[:4]),
                 packages=pkgs,
             )
         return ConflictNode(f"{label} is excluded by other requirements", packages=pkgs)
+
+
+def spec_text(spec: MatchSpec) -> str:
+    """A spec as people write it in a depends list (``b <2``), falling back to conda's form."""
+    fields = {
+        k
+        for k in (
+            "channel",
+            "subdir",
+            "build_number",
+            "md5",
+            "sha256",
+            "track_features",
+            "features",
+            "license",
+            "fn",
+            "url",
+        )
+        if spec.get(k) is not None
+    }
+    if fields:
+        return str(spec)
+    out = spec.name
+    if spec.version is not None:
+        out += f" {spec.version}"
+    if spec.build is not None:
+        out += f" {spec.build}" if spec.version is not None else f" * {spec.build}"
+    return out
 
 
 def _short(record: PackageRecord) -> str:
@@ -207,7 +236,10 @@ def explain_conflict(
     requests = explainer.requests or list(specs)
     for spec in requests:
         roots.append(explainer.spec_node(spec, "", 0))
-    names = {s.name for s in requests}
-    if len(requests) > 1 and len(names) < len(requests):
-        pass  # two requests on the same name: the one-per-name lines below say it
-    return Conflict([str(s) for s in (*specs, *required)], roots)
+    informative = [r for r in roots if not _uninformative(r)]
+    return Conflict([spec_text(s) for s in (*specs, *required)], informative or roots)
+
+
+def _uninformative(node: ConflictNode) -> bool:
+    """A root whose candidates are only "excluded by other requirements": another root says why."""
+    return bool(node.children) and all(c.message.endswith("excluded by other requirements") for c in node.children)

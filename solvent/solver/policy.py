@@ -33,9 +33,7 @@ MAX_CHANNEL_PRIORITY = 10000
 def validate_channel_priority(value: str) -> str:
     value = value.lower()
     if value not in CHANNEL_PRIORITIES:
-        raise InvalidInput(
-            f"unknown channel priority {value!r}: expected one of {', '.join(CHANNEL_PRIORITIES)}"
-        )
+        raise InvalidInput(f"unknown channel priority {value!r}: expected one of {', '.join(CHANNEL_PRIORITIES)}")
     return value
 
 

@@ -59,6 +59,7 @@ class Resolver:
         self.stats = ResolveStats()
         self.encoding: Encoding | None = None
         self.model: set[int] = set()
+        self._model_vars = 0
 
     def resolve(
         self,
@@ -82,7 +83,7 @@ class Resolver:
         ok = sat.solve(decide=decider, on_true=enc.expand)
         self.stats.solves += 1
         if ok:
-            self.model = set(sat.model())
+            self._take_model()
         self.stats.greedy_s = time.perf_counter() - t0
         if not ok:
             from solvent.solver.explain import explain_conflict
@@ -117,6 +118,13 @@ class Resolver:
         while True:
             n_vars = len(enc.record_of)
             terms = terms_fn()
+            if sat.num_vars != self._model_vars:
+                # The objective brought auxiliary variables (features, "name installed"): take a
+                # model that assigns them under their new clauses before measuring.
+                if not sat.solve(fixed, decide=decider, on_true=enc.expand):
+                    raise RuntimeError("internal error: fixed objectives became infeasible")
+                self.stats.solves += 1
+                self._take_model()
             best = value_of(terms, self.model)
             lower = 0
             steps = 0
@@ -134,7 +142,7 @@ class Resolver:
                 self.stats.solves += 1
                 sat.add_clause((-guard,))
                 if result:
-                    self.model = set(sat.model())
+                    self._take_model()
                     best = value_of(terms, self.model)
                 elif result is None:
                     self.stats.optimal = False
@@ -150,6 +158,12 @@ class Resolver:
                     sat.add_clause((-lit,))
             if len(enc.record_of) == n_vars:
                 return best
+
+    def _take_model(self) -> None:
+        enc = self.encoding
+        assert enc is not None
+        self.model = set(enc.sat.model())
+        self._model_vars = enc.sat.num_vars
 
     def _record_stats(self) -> None:
         enc = self.encoding

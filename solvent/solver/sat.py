@@ -357,10 +357,7 @@ class SatSolver(_Search):
                 continue  # the callbacks may have added constraints: propagate again
             if limit is not None and stats.conflicts >= limit:
                 return None
-            if (
-                self._since_restart >= self._restart_min
-                and self._ema_fast > self._restart_margin * self._ema_slow
-            ):
+            if self._since_restart >= self._restart_min and self._ema_fast > self._restart_margin * self._ema_slow:
                 self._since_restart = 0
                 stats.restarts += 1
                 if len(trail_lim) > n_assumptions:

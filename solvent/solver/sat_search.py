@@ -531,8 +531,7 @@ class _Search(_State):
         """Drop linear constraints whose guard is false for good (an optimizer's spent probes)."""
         val = self._val
         level = self._level
-        dead = [c for c in self._linears if c.guard is not None and val[c.guard] == -1
-                and level[c.guard >> 1] == 0]
+        dead = [c for c in self._linears if c.guard is not None and val[c.guard] == -1 and level[c.guard >> 1] == 0]
         if not dead:
             return
         ids = {id(c) for c in dead}
@@ -549,4 +548,3 @@ class _Search(_State):
 def trail_code(val: list[int], v: int) -> int:
     """The code of variable ``v`` that is currently true."""
     return 2 * v if val[2 * v] == 1 else 2 * v + 1
-

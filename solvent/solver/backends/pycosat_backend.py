@@ -32,9 +32,7 @@ def _import_pycosat() -> Any:
     try:
         import pycosat
     except ImportError:
-        raise BackendUnavailable(
-            "the pycosat back-end needs pycosat: pip install 'solvent[pycosat]'"
-        ) from None
+        raise BackendUnavailable("the pycosat back-end needs pycosat: pip install 'solvent[pycosat]'") from None
     return pycosat
 
 
@@ -103,6 +101,11 @@ class CNF:
                     if "*" not in spec.name:
                         self._constrains.append((var, spec))
         for var, spec in self._constrains:
+            if spec.name.startswith("__"):
+                # virtual packages are present whether or not anything depends on them
+                if any(not spec.match(r) for r in self.provider.candidates(spec.name)):
+                    self.clauses.append([-var])
+                continue
             for other in self.name_vars.get(spec.name, ()):
                 if not spec.match(self.record_of[other]):
                     self.clauses.append([-var, -other])
@@ -187,8 +190,17 @@ def _classic_terms(cnf: CNF, requested: frozenset[str], spec_names: frozenset[st
 
     timestamps = m(True, 4) + m(False, 4)
     return [
-        m(True, 0), m(True, 1), [(v, 1) for v in features.values()], m(True, 2), m(True, 3),
-        m(False, 0), m(False, 1), m(False, 2), m(False, 3), count, timestamps,
+        m(True, 0),
+        m(True, 1),
+        [(v, 1) for v in features.values()],
+        m(True, 2),
+        m(True, 3),
+        m(False, 0),
+        m(False, 1),
+        m(False, 2),
+        m(False, 3),
+        count,
+        timestamps,
     ]
 
 
@@ -224,8 +236,12 @@ def solve_pycosat(
     if policy == "greedy":
         model = _greedy(cnf, specs, required, sat)
     else:
-        for terms in _classic_terms(cnf, frozenset(s.name for s in specs),
-                                    frozenset(s.name for s in (*specs, *required))):
+        objectives = _classic_terms(
+            cnf, frozenset(s.name for s in specs), frozenset(s.name for s in (*specs, *required))
+        )
+        # The objectives added auxiliary variables and clauses: take a model that covers them.
+        model = sat([]) or model
+        for terms in objectives:
             if not terms:
                 continue
             best = _value(terms, model)
@@ -242,9 +258,7 @@ def solve_pycosat(
     return sorted((r for r in chosen if not r.is_virtual), key=lambda r: r.name)
 
 
-def _greedy(
-    cnf: CNF, specs: Sequence[MatchSpec], required: Sequence[MatchSpec], sat: Any
-) -> set[int]:
+def _greedy(cnf: CNF, specs: Sequence[MatchSpec], required: Sequence[MatchSpec], sat: Any) -> set[int]:
     """Fix names in decision order, each to its best candidate that keeps the problem satisfiable."""
     fixed: list[Clause] = []
     model: set[int] = set()

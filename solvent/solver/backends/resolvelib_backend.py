@@ -65,7 +65,9 @@ def _import_resolvelib() -> Any:
 def _make_provider(base: Provider, requested: frozenset[str]) -> Any:
     resolvelib = _import_resolvelib()
 
-    class CondaProvider(resolvelib.AbstractProvider):  # type: ignore[misc]
+    abstract: Any = resolvelib.AbstractProvider
+
+    class CondaProvider(abstract):
         def identify(self, requirement_or_candidate: Any) -> str:
             return str(requirement_or_candidate.name)
 
@@ -93,7 +95,8 @@ def _make_provider(base: Provider, requested: frozenset[str]) -> Any:
             reqs = list(requirements[identifier])
             bad = set(incompatibilities[identifier])
             out: list[Candidate] = []
-            if all(r.constraint for r in reqs) and Absent(identifier) not in bad:
+            virtual_present = identifier.startswith("__") and bool(base.candidates(identifier))
+            if all(r.constraint for r in reqs) and not virtual_present and Absent(identifier) not in bad:
                 out.append(Absent(identifier))
             for record in base.candidates(identifier):
                 if record in bad:
@@ -131,9 +134,14 @@ def solve_resolvelib(
             raise BackendUnavailable(
                 f"the resolvelib back-end cannot solve a spec with a glob name ({req.spec}); use --backend cdcl"
             )
-    resolver = resolvelib.Resolver(_make_provider(provider, frozenset(s.name for s in specs)), resolvelib.BaseReporter())
+    from resolvelib.resolvers.resolution import Resolution
+
+    # The state is read directly: resolvelib's own result builder recurses through the
+    # dependency graph and overflows the stack on some cycles (a -> b -> a); the pruning of
+    # unreachable pins it does is done below instead.
+    resolution = Resolution(_make_provider(provider, frozenset(s.name for s in specs)), resolvelib.BaseReporter())
     try:
-        result = resolver.resolve(reqs, max_rounds=MAX_ROUNDS)
+        state = resolution.resolve(reqs, max_rounds=MAX_ROUNDS)
     except resolvelib.ResolutionTooDeep:
         raise BackendUnavailable(
             f"the resolvelib back-end gave up after {MAX_ROUNDS} rounds of backtracking; "
@@ -143,10 +151,25 @@ def solve_resolvelib(
         lines = []
         for cause in exc.causes[:12]:
             parent = cause.parent
-            who = f"{parent.name} {parent.version} ({parent.build})" if isinstance(parent, PackageRecord) else "the request"
+            who = (
+                f"{parent.name} {parent.version} ({parent.build})"
+                if isinstance(parent, PackageRecord)
+                else "the request"
+            )
             lines.append(f"  {who} requires {cause.requirement.spec}")
         message = "Cannot solve for: " + ", ".join(str(s) for s in specs)
         message += "\nresolvelib found no candidates consistent with:\n" + "\n".join(lines)
         raise Unsatisfiable(message) from None
-    chosen = [c for c in result.mapping.values() if isinstance(c, PackageRecord) and not c.is_virtual]
+    mapping = state.mapping
+    reached: set[str] = set()
+    stack = [r.name for r in reqs]
+    while stack:
+        name = stack.pop()
+        if name in reached:
+            continue
+        reached.add(name)
+        chosen_record = mapping.get(name)
+        if isinstance(chosen_record, PackageRecord):
+            stack.extend(s.name for s in provider.dependencies(chosen_record))
+    chosen = [c for name, c in mapping.items() if name in reached and isinstance(c, PackageRecord) and not c.is_virtual]
     return sorted(chosen, key=lambda r: r.name)

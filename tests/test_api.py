@@ -1,0 +1,102 @@
+"""``solvent.solve()`` end to end: channels on disk, virtual packages, installed environments."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import solvent
+from solvent.errors import InvalidInput, InvalidMatchSpec, Unsatisfiable
+from solvent.solver.verify import assert_valid_solution
+from tests.conftest import shared_path
+from tests.helpers import names_versions, rec, write_channel
+
+
+@pytest.fixture
+def channel(tmp_path: Path) -> Path:
+    records = [
+        rec("python", "3.9.1", depends=["libz"]),
+        rec("python", "3.10.0", depends=["libz >=2"]),
+        rec("libz", "1.0"),
+        rec("libz", "2.0"),
+        rec("numpy", "1.26", depends=["python >=3.9,<3.11"]),
+        rec("torch", "2.1", build="cuda118", depends=["__cuda >=11.8", "python"]),
+        rec("torch", "2.1", build="cpu", depends=["python"]),
+        rec("py-only", "1.0", subdir="noarch", depends=["python"]),
+    ]
+    return write_channel(tmp_path / "chan", records)
+
+
+def test_solve_local_channel(channel: Path, tmp_path: Path) -> None:
+    sol = solvent.solve(
+        ["numpy", "py-only"], [str(channel)], "linux-64", virtual_packages=[], cache_dir=str(tmp_path / "cache")
+    )
+    assert names_versions(sol.packages) == {"numpy": "1.26", "python": "3.10.0", "libz": "2.0", "py-only": "1.0"}
+    assert_valid_solution(sol.packages, ["numpy", "py-only"], platform="linux-64")
+    data = sol.to_dict()
+    assert data["ok"] is True
+    assert [p["name"] for p in data["packages"]] == sorted(p["name"] for p in data["packages"])
+    assert set(data["timings"]) == {"load_s", "solve_s"}
+
+
+def test_explicit_virtual_packages_are_exact(channel: Path, tmp_path: Path) -> None:
+    cache = str(tmp_path / "cache")
+    cuda = solvent.solve(["torch"], [str(channel)], "linux-64", virtual_packages=["__cuda=12.2"], cache_dir=cache)
+    assert [r.build for r in cuda.packages if r.name == "torch"] == ["cuda118"]
+    cpu = solvent.solve(["torch"], [str(channel)], "linux-64", virtual_packages=[], cache_dir=cache)
+    assert [r.build for r in cpu.packages if r.name == "torch"] == ["cpu"]
+    with pytest.raises(Unsatisfiable, match="__cuda"):
+        solvent.solve(
+            ["torch[build=cuda*]"], [str(channel)], "linux-64", virtual_packages=["__cuda=11.2"], cache_dir=cache
+        )
+
+
+def test_bad_input_is_named(channel: Path, tmp_path: Path) -> None:
+    with pytest.raises(InvalidMatchSpec):
+        solvent.solve(["numpy >=1.2,,<2"], [str(channel)], "linux-64", cache_dir=str(tmp_path))
+    with pytest.raises(InvalidInput, match="platform"):
+        solvent.solve(["numpy"], [str(channel)], "linux-65", cache_dir=str(tmp_path))
+    with pytest.raises(InvalidInput, match="back-end"):
+        solvent.solve(["numpy"], [str(channel)], "linux-64", backend="nope", cache_dir=str(tmp_path))
+    with pytest.raises(InvalidInput, match="nothing to solve"):
+        solvent.solve([], [str(channel)], "linux-64", cache_dir=str(tmp_path))
+
+
+def test_exclude_newer(tmp_path: Path) -> None:
+    records = [
+        rec("x", "1", timestamp=1_600_000_000_000),
+        rec("x", "2", timestamp=1_700_000_000_000),
+    ]
+    ch = write_channel(tmp_path / "chan", records)
+    sol = solvent.solve(
+        ["x"], [str(ch)], "linux-64", virtual_packages=[], exclude_newer="2021-01-01", cache_dir=str(tmp_path / "c")
+    )
+    assert names_versions(sol.packages) == {"x": "1"}
+
+
+def test_installed_and_update_modifiers(tmp_path: Path) -> None:
+    records = [rec("a", "1", depends=["b"]), rec("a", "2", depends=["b"]), rec("b", "1"), rec("b", "2"), rec("c", "1")]
+    ch = write_channel(tmp_path / "chan", records)
+    installed = [records[0], records[2]]  # a 1, b 1
+    kw = dict(virtual_packages=[], cache_dir=str(tmp_path / "c"), installed=installed)
+    keep = solvent.solve(["c"], [str(ch)], "linux-64", update_modifier="freeze-installed", **kw)  # type: ignore[arg-type]
+    assert names_versions(keep.packages) == {"a": "1", "b": "1", "c": "1"}
+    specs = solvent.solve(["a"], [str(ch)], "linux-64", update_modifier="update-specs", **kw)  # type: ignore[arg-type]
+    assert names_versions(specs.packages) == {"a": "2", "b": "1"}
+    deps = solvent.solve(["a"], [str(ch)], "linux-64", update_modifier="update-deps", **kw)  # type: ignore[arg-type]
+    assert names_versions(deps.packages) == {"a": "2", "b": "2"}
+    everything = solvent.solve(["c"], [str(ch)], "linux-64", update_modifier="update-all", **kw)  # type: ignore[arg-type]
+    assert names_versions(everything.packages) == {"a": "2", "b": "2", "c": "1"}
+
+
+@pytest.mark.parametrize("backend", ["cdcl", "pycosat", "resolvelib"])
+def test_real_snapshot_python(backend: str, tmp_path: Path) -> None:
+    ch = shared_path("channels", "conda-forge-py39-2024")
+    vps = ["__unix=0", "__linux=5.10", "__glibc=2.36", "__archspec=1=x86_64"]
+    sol = solvent.solve(
+        ["python=3.9"], [str(ch)], "linux-64", virtual_packages=vps, backend=backend, cache_dir=str(tmp_path)
+    )
+    versions = names_versions(sol.packages)
+    assert versions["python"].startswith("3.9.")
+    assert_valid_solution(sol.packages, ["python=3.9"], virtual_packages=sol.virtual_packages, platform="linux-64")
