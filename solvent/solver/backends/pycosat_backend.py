@@ -122,30 +122,52 @@ class BDD:
             self.suffix[i] = self.suffix[i + 1] + self.terms[i][1]
         self.memo: dict[tuple[int, int], int] = {}
         self.clauses: list[Clause] = []
-        self.root = self._node(0, bound)
+        self.root = self._build(bound)
 
-    def _node(self, i: int, k: int) -> int:
-        """A literal implying that the terms from ``i`` on sum to at most ``k`` (0 = always true)."""
+    def _classify(self, i: int, k: int) -> int | None:
+        """-1 for false, 0 for true, None for a real node at (i, k)."""
         if k < 0:
-            return -1  # false
+            return -1
         if self.suffix[i] <= k:
-            return 0  # true
-        key = (i, k)
-        found = self.memo.get(key)
-        if found is not None:
-            return found
-        lit, weight = self.terms[i]
-        hi = self._node(i + 1, k - weight)
-        lo = self._node(i + 1, k)
-        node = self.cnf.new_var()
-        # node and lit => hi ; node and not lit => lo
-        for branch, guard in ((hi, -lit), (lo, lit)):
-            if branch == -1:
-                self.clauses.append([-node, guard])
-            elif branch != 0:
-                self.clauses.append([-node, guard, branch])
-        self.memo[key] = node
-        return node
+            return 0
+        return None
+
+    def _build(self, bound: int) -> int:
+        """Build the BDD level by level (no recursion: there may be thousands of terms).
+
+        A node at (i, k) means "the terms from i on sum to at most k"; its literal implies the
+        high branch (term true, bound k - w) or the low branch (term false, bound k).
+        """
+        top = self._classify(0, bound)
+        if top is not None:
+            return top
+        levels: list[set[int]] = [{bound}]
+        for i, (_, weight) in enumerate(self.terms):
+            nxt: set[int] = set()
+            for k in levels[i]:
+                for child in (k - weight, k):
+                    if self._classify(i + 1, child) is None:
+                        nxt.add(child)
+            levels.append(nxt)
+            if not nxt:
+                break
+        for i in range(min(len(levels), len(self.terms)) - 1, -1, -1):
+            lit, weight = self.terms[i]
+            for k in levels[i]:
+                hi = self._ref(i + 1, k - weight)
+                lo = self._ref(i + 1, k)
+                node = self.cnf.new_var()
+                for branch, guard in ((hi, -lit), (lo, lit)):
+                    if branch == -1:
+                        self.clauses.append([-node, guard])
+                    elif branch != 0:
+                        self.clauses.append([-node, guard, branch])
+                self.memo[(i, k)] = node
+        return self.memo[(0, bound)]
+
+    def _ref(self, i: int, k: int) -> int:
+        kind = self._classify(i, k)
+        return self.memo[(i, k)] if kind is None else kind
 
     def assert_clauses(self) -> list[Clause]:
         if self.root == -1:
