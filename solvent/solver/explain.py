@@ -26,6 +26,8 @@ from solvent.solver.encoding import CONSTRAINS, DEPENDS, ONE_PER_NAME, REQUEST, 
 
 MAX_DEPTH = 6
 MAX_CHILDREN = 8
+#: The whole explanation stays readable: beyond this many lines the tree is cut.
+MAX_NODES = 40
 
 
 @dataclass
@@ -91,8 +93,11 @@ def _describe(records: Sequence[PackageRecord]) -> str:
     if len(records) == 1:
         r = records[0]
         return f"{name} {r.version} ({r.build})"
-    builds = len(records)
-    return f"{name} {version_summary(records)} ({builds} builds)"
+    n_versions = len({r.version_order for r in records})
+    summary = version_summary(records)
+    if len(records) == n_versions:
+        return f"{name} {summary}" if n_versions <= 3 else f"{name} {summary}"
+    return f"{name} {summary} ({len(records)} builds)"
 
 
 class _Explainer:
@@ -121,15 +126,20 @@ class _Explainer:
             elif kind == ONE_PER_NAME:
                 self.exclusive.add(tag[1])
         self.seen: dict[MatchSpec, ConflictNode] = {}
+        self.budget = MAX_NODES
 
     def spec_node(self, spec: MatchSpec, prefix: str, depth: int) -> ConflictNode:
         if spec in self.seen:
             return ConflictNode(f"{prefix}{spec_text(spec)} (see above)", spec=str(spec))
         node = ConflictNode(f"{prefix}{spec_text(spec)}", spec=str(spec))
         self.seen[spec] = node
+        self.budget -= 1
         matches = self.provider.matches(spec)
         if not matches:
             node.message += self._no_match(spec)
+            return node
+        if self.budget <= 0:
+            node.message += ", which cannot be installed (further detail omitted)"
             return node
         if depth >= MAX_DEPTH:
             node.message += ", which cannot be installed (explanation truncated)"
@@ -138,10 +148,14 @@ class _Explainer:
         groups: dict[tuple, list[PackageRecord]] = defaultdict(list)
         for record in matches:
             groups[self._reason_key(record)].append(record)
+        shown = 0
         for key, records in list(groups.items())[:MAX_CHILDREN]:
+            if self.budget <= 0:
+                break
             node.children.append(self._group_node(key, records, depth))
-        if len(groups) > MAX_CHILDREN:
-            node.children.append(ConflictNode(f"... and {len(groups) - MAX_CHILDREN} more groups of builds"))
+            shown += 1
+        if len(groups) > shown:
+            node.children.append(ConflictNode(f"... and {len(groups) - shown} more groups of builds"))
         return node
 
     def _no_match(self, spec: MatchSpec) -> str:
@@ -166,6 +180,7 @@ class _Explainer:
 
     def _group_node(self, key: tuple, records: list[PackageRecord], depth: int) -> ConflictNode:
         failing, constrained, exclusive = key
+        self.budget -= 1
         label = _describe(records)
         pkgs = [r.dist_str() for r in records[:20]]
         if failing:
@@ -176,6 +191,9 @@ class _Explainer:
                 return child
             node = ConflictNode(f"{label} requires:", packages=pkgs)
             for spec in specs[:MAX_CHILDREN]:
+                if self.budget <= 0:
+                    node.children.append(ConflictNode("... (further requirements omitted)"))
+                    break
                 node.children.append(self.spec_node(spec, "", depth + 1))
             return node
         if constrained:
