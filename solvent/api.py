@@ -187,10 +187,11 @@ def solve(
             raise InvalidInput("no channels given: pass at least one channel (e.g. conda-forge)")
         from solvent.channels.index import ChannelIndex
 
-        index = ChannelIndex(channels, platform, cache_dir=cache_dir, offline=offline, quiet=quiet)
         # exclude_newer is applied by the provider (for every source), not by the index.
-        index.prefetch([*requested, *history_specs])
-        source = index
+        source = ChannelIndex(channels, platform, cache_dir=cache_dir, offline=offline, quiet=quiet)
+    prefetch = getattr(source, "prefetch", None)
+    if prefetch is not None:
+        prefetch([*requested, *history_specs])
     if installed:
         source = _WithInstalled(source, installed)
 

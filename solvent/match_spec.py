@@ -302,7 +302,13 @@ class MatchSpec:
             if key == "build_number":
                 return BuildNumberSpec(value)
         except InvalidVersionSpec as exc:
-            raise InvalidMatchSpec(f"invalid spec {original!r}: {str(exc).split(': ', 1)[-1]}") from None
+            detail = str(exc).split(": ", 1)[-1]
+            m = re.search(r" at position (\d+)$", detail)
+            offset = original.find(value) if isinstance(original, str) else -1
+            if m and offset >= 0:
+                # report the position in the whole spec, not in its version part
+                detail = detail[: m.start()] + f" at position {int(m.group(1)) + offset}"
+            raise InvalidMatchSpec(f"invalid spec {original!r}: {detail}") from None
         if key == "name":
             return StrMatch(value, lower=True)
         if key in ("build", "subdir"):

@@ -82,6 +82,5 @@ def validate_platform(subdir: str) -> str:
     close = difflib.get_close_matches(value, KNOWN_PLATFORMS, n=3)
     hint = f" (did you mean {', '.join(close)}?)" if close else ""
     raise InvalidInput(
-        f"unknown platform {subdir!r}{hint}; known platforms: "
-        + ", ".join(p for p in KNOWN_PLATFORMS if p != "noarch")
+        f"unknown platform {subdir!r}{hint}; known platforms: " + ", ".join(p for p in KNOWN_PLATFORMS if p != "noarch")
     )

@@ -69,8 +69,12 @@ def _cuda_libraries() -> list[str]:
     if sys.platform == "darwin":
         return ["libcuda.1.dylib", "libcuda.dylib", "/usr/local/cuda/lib/libcuda.dylib"]
     candidates = []
-    for lib in ("libcuda.so", "/usr/lib64/nvidia/libcuda.so", "/usr/lib/x86_64-linux-gnu/libcuda.so",
-                "/usr/lib/wsl/lib/libcuda.so"):
+    for lib in (
+        "libcuda.so",
+        "/usr/lib64/nvidia/libcuda.so",
+        "/usr/lib/x86_64-linux-gnu/libcuda.so",
+        "/usr/lib/wsl/lib/libcuda.so",
+    ):
         candidates += [lib + ".1", lib]
     return candidates
 
@@ -84,9 +88,7 @@ def detect_cuda_version() -> str | None:
     if ctypes.util.find_library("cuda") is None and not any(os.path.exists(p) for p in libs if "/" in p):
         return None  # no driver library: skip the subprocess
     try:
-        proc = subprocess.run(
-            [sys.executable, "-c", _CUDA_PROBE, *libs], capture_output=True, text=True, timeout=30
-        )
+        proc = subprocess.run([sys.executable, "-c", _CUDA_PROBE, *libs], capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired):
         return None
     out = proc.stdout.strip()
@@ -119,8 +121,9 @@ def _assemble(platform: str, native: bool) -> list[PackageRecord]:
     osname = platform_os(platform)
     out: list[PackageRecord] = []
 
-    def add(name: str, version: str | None, build: str | None = None, *, entity: str = "version",
-            empty_removes: bool = True) -> None:
+    def add(
+        name: str, version: str | None, build: str | None = None, *, entity: str = "version", empty_removes: bool = True
+    ) -> None:
         override = _override(name[2:])
         if override is not None:
             value = override.strip()

@@ -233,6 +233,8 @@ def spec_text(spec: MatchSpec) -> str:
     }
     if fields:
         return str(spec)
+    if spec.build is not None and spec.version is None:
+        return str(spec)
     out = spec.name
     if spec.version is not None:
         out += f" {spec.version}"

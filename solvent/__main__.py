@@ -1,0 +1,7 @@
+"""``python -m solvent`` runs the command line."""
+
+import sys
+
+from solvent.cli import main
+
+sys.exit(main())
