@@ -196,7 +196,7 @@ def load_installed(path: str, index: Any) -> list[PackageRecord]:
         parts = stem.rsplit("-", 2)
         if len(parts) != 3:
             raise InvalidInput(f"{path}:{lineno}: expected NAME-VERSION-BUILD, got {raw.strip()!r}")
-        record = _lookup(index, *parts, channel=channel)
+        record = _lookup(index, parts[0], parts[1], parts[2], channel=channel)
         if record is None:
             raise InvalidInput(f"{path}:{lineno}: {stem} is in none of the channels")
         out.append(record)
@@ -205,13 +205,13 @@ def load_installed(path: str, index: Any) -> list[PackageRecord]:
 
 def _lookup(index: Any, name: str, version: str, build: str, channel: str | None = None) -> PackageRecord | None:
     for record in index.records(name):
-        if record.version == version and record.build == build:
-            if channel is None or record.channel.endswith(channel.split("/")[0]):
-                return record
+        same_channel = channel is None or record.channel.endswith(channel.split("/")[0])
+        if record.version == version and record.build == build and same_channel:
+            return record
     return None
 
 
-def _table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> str:
+def _table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> str:
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     lines = ["  ".join(str(h).ljust(w) for h, w in zip(header, widths)).rstrip()]
     for row in rows:

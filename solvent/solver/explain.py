@@ -96,7 +96,7 @@ def _describe(records: Sequence[PackageRecord]) -> str:
     n_versions = len({r.version_order for r in records})
     summary = version_summary(records)
     if len(records) == n_versions:
-        return f"{name} {summary}" if n_versions <= 3 else f"{name} {summary}"
+        return f"{name} {summary}"
     return f"{name} {summary} ({len(records)} builds)"
 
 
