@@ -1,0 +1,192 @@
+"""``solvent lock``: one solve per platform, then explicit files and/or conda-lock.yml.
+
+Every file is written atomically and is a pure function of the inputs and the repodata (no
+timestamps inside), so locking twice gives identical bytes. The input hash recorded in each lock
+covers channels, specs, pip requirements, platform and virtual packages (``EnvironmentSpec.
+content_hash``); ``--check`` recomputes it and compares.
+"""
+
+from __future__ import annotations
+
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any, Sequence
+
+from solvent.errors import LockfileError, SolventError, Unsatisfiable
+from solvent.lockfiles.atomic import write_atomic
+from solvent.lockfiles.cuda import LockedPackage, analyze
+from solvent.lockfiles.envfile import EnvironmentSpec, load_environment
+from solvent.record import PackageRecord
+
+
+def _solve_platform(job: dict[str, Any]) -> list[PackageRecord]:
+    from solvent.api import solve
+
+    return solve(**job).packages
+
+
+def explicit_path(out_dir: Path, platform: str) -> Path:
+    return out_dir / f"conda-{platform}.lock"
+
+
+def _outputs(args: Any, env: EnvironmentSpec, platforms: list[str]) -> tuple[dict[str, Path], Path | None]:
+    fmt = args.format
+    out = Path(args.output) if args.output else None
+    explicit: dict[str, Path] = {}
+    conda_lock = None
+    if fmt in ("explicit", "all"):
+        if out is not None and len(platforms) == 1 and fmt == "explicit" and out.suffix:
+            explicit[platforms[0]] = out
+        else:
+            base = out or Path(".")
+            explicit = {p: explicit_path(base, p) for p in platforms}
+    if fmt in ("conda-lock", "all"):
+        if out is not None and out.suffix in (".yml", ".yaml"):
+            conda_lock = out
+        else:
+            conda_lock = (out or Path(".")) / "conda-lock.yml"
+    return explicit, conda_lock
+
+
+def _check(explicit: dict[str, Path], conda_lock: Path | None, hashes: dict[str, str]) -> int:
+    from solvent.lockfiles.conda_lock import read_conda_lock
+    from solvent.lockfiles.explicit import parse_explicit
+
+    problems = []
+    for platform, path in explicit.items():
+        if not path.exists():
+            problems.append(f"{path}: missing")
+            continue
+        found = parse_explicit(path.read_text(), str(path)).input_hash
+        if found != hashes[platform]:
+            problems.append(f"{path}: input hash {found} does not match the environment ({hashes[platform]})")
+    if conda_lock is not None:
+        if not conda_lock.exists():
+            problems.append(f"{conda_lock}: missing")
+        else:
+            doc = read_conda_lock(conda_lock.read_text(), str(conda_lock))
+            stored = (doc.get("metadata") or {}).get("content_hash") or {}
+            for platform, h in hashes.items():
+                if stored.get(platform) != h:
+                    problems.append(f"{conda_lock}: content hash for {platform} does not match the environment")
+    if problems:
+        sys.stderr.write("lockfile is stale:\n" + "\n".join(f"  {p}" for p in problems) + "\n")
+        return 1
+    print("lockfile is up to date")
+    return 0
+
+
+def run_lock(args: Any) -> int:
+    from solvent.platforms import native_platform, validate_platform
+    from solvent.virtual_packages import describe, resolve_virtual_packages
+
+    env = load_environment(args.envfile)
+    platforms = [validate_platform(p) for p in (args.platform or env.platforms or [native_platform()])]
+    platforms = sorted(dict.fromkeys(platforms))
+    channels = list(args.channel) or env.channels
+    if not env.specs:
+        raise LockfileError(f"{args.envfile}: no dependencies to lock")
+    virtual = {
+        p: resolve_virtual_packages(p, [*env.virtual_packages.get(p, []), *args.virtual_package]) for p in platforms
+    }
+    hashes = {p: env.content_hash(p, describe(virtual[p])) for p in platforms}
+    explicit, conda_lock = _outputs(args, env, platforms)
+    if args.check:
+        return _check(explicit, conda_lock, hashes)
+
+    jobs = {
+        p: dict(
+            specs=env.specs, channels=channels, platform=p, virtual_packages=virtual[p],
+            channel_priority=args.channel_priority, backend=args.backend, policy=args.policy,
+            offline=args.offline, cache_dir=args.cache_dir, exclude_newer=args.exclude_newer,
+            add_pip_as_python_dependency=args.add_pip_as_python_dependency,
+        )
+        for p in platforms
+    }
+    show = not (args.quiet or args.json) and sys.stderr.isatty()
+    solutions: dict[str, list[PackageRecord]] = {}
+    if len(platforms) > 1:
+        # The solver is pure Python: platforms solve in parallel processes, not threads.
+        with ProcessPoolExecutor(max_workers=min(len(platforms), 4)) as pool:
+            futures = {p: pool.submit(_solve_platform, job) for p, job in jobs.items()}
+            for p in platforms:
+                solutions[p] = futures[p].result()
+                if show:
+                    sys.stderr.write(f"solvent: locked {p} ({len(solutions[p])} packages)\n")
+    else:
+        for p in platforms:
+            solutions[p] = _solve_platform(jobs[p])
+
+    reports = {}
+    for p in platforms:
+        target = next((r.version for r in virtual[p] if r.name == "__cuda"), None)
+        pkgs = [LockedPackage(r.name, r.version, r.build, list(r.depends), list(r.constrains)) for r in solutions[p]]
+        report = analyze(pkgs, p, target, env.specs)
+        reports[p] = report
+        for warning in report.warnings:
+            sys.stderr.write(f"solvent: warning ({p}): {warning}\n")
+        if args.require_cuda and report.warnings:
+            _explain_cpu(jobs[p], report, p)
+
+    written = _write(env, platforms, channels, solutions, hashes, explicit, conda_lock, reports)
+    if args.json:
+        import json
+
+        print(json.dumps({"ok": True, "written": [str(w) for w in written],
+                          "cuda": {p: r.to_dict() for p, r in reports.items()}}, indent=1))
+    else:
+        for w in written:
+            print(f"wrote {w}")
+    return 0
+
+
+def _explain_cpu(job: dict[str, Any], report: Any, platform: str) -> None:
+    """--require-cuda: say which constraint forces the CPU build, by asking for the CUDA one."""
+    from solvent.api import solve
+
+    cpu = [fw["name"] for fw in report.frameworks if fw["variant"] == "cpu"]
+    if not report.target_cuda:
+        raise LockfileError(f"--require-cuda: the target {platform} has no __cuda virtual package; "
+                            "pass --virtual-package __cuda=VERSION or set it in x-solvent")
+    forced = dict(job, specs=[*job["specs"], *(f"{n}[build=*cuda*]" for n in cpu)])
+    try:
+        solve(**forced)
+    except Unsatisfiable as exc:
+        raise Unsatisfiable(
+            f"--require-cuda: {', '.join(cpu)} can only be a CPU build on {platform}, because:\n{exc}",
+            exc.conflict,
+        ) from None
+    except SolventError:
+        raise
+    raise LockfileError(f"--require-cuda: {', '.join(cpu)} resolved to a CPU build on {platform} although a "
+                        "CUDA build is feasible; request it explicitly (e.g. pytorch=*=*cuda*)")
+
+
+def _write(
+    env: EnvironmentSpec, platforms: Sequence[str], channels: Sequence[str],
+    solutions: dict[str, list[PackageRecord]], hashes: dict[str, str], explicit: dict[str, Path],
+    conda_lock: Path | None, reports: dict[str, Any],
+) -> list[Path]:
+    from solvent.lockfiles.conda_lock import render_conda_lock
+    from solvent.lockfiles.explicit import render_explicit
+
+    written = []
+    for p, path in explicit.items():
+        text = render_explicit(solutions[p], p, hashes[p], env.pip)
+        target = reports[p].target_cuda
+        if target:
+            text = text.replace("@EXPLICIT\n", f"# target_cuda: {target}\n@EXPLICIT\n", 1)
+        written.append(write_atomic(path, text))
+    if conda_lock is not None:
+        text = render_conda_lock(solutions, hashes, channels, [Path(env.source).name], env.pip)
+        cuda = {f"target_cuda.{p}": r.target_cuda for p, r in reports.items() if r.target_cuda}
+        if cuda:
+            import yaml
+
+            doc = yaml.safe_load(text)
+            doc["metadata"].setdefault("custom_metadata", {}).update(cuda)
+            text = text.split("\n", 1)[0] + "\n" + yaml.safe_dump(doc, sort_keys=False, default_flow_style=False,
+                                                                  width=1000)
+        written.append(write_atomic(conda_lock, text))
+    return written
