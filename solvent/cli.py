@@ -46,9 +46,12 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
 
-def _add_solve_options(p: argparse.ArgumentParser) -> None:
+def _add_solve_options(p: argparse.ArgumentParser, many_platforms: bool = False) -> None:
     p.add_argument("-c", "--channel", action="append", default=[], help="channel (repeatable; first = highest)")
-    p.add_argument("-p", "--platform", help="target platform, e.g. linux-64 (default: this machine's)")
+    if many_platforms:
+        p.add_argument("-p", "--platform", action="append", default=[], help="target platform (repeatable)")
+    else:
+        p.add_argument("-p", "--platform", help="target platform, e.g. linux-64 (default: this machine's)")
     p.add_argument(
         "--virtual-package",
         action="append",
@@ -104,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     lock.add_argument("envfile", help="environment.yml or a spec list file")
-    _add_solve_options(lock)
+    _add_solve_options(lock, many_platforms=True)
     lock.add_argument("--format", choices=["explicit", "conda-lock", "all"], default="explicit")
     lock.add_argument("-o", "--output", help="output file (one platform) or directory")
     lock.add_argument("--check", action="store_true", help="exit 1 if the existing lockfile no longer matches")

@@ -165,18 +165,24 @@ def run_explain_cuda(args: Any) -> int:
     reports = []
     if "@EXPLICIT" in text:
         parsed = parse_explicit(text, str(path))
-        target = None
+        header = {}
         for line in text.splitlines():
-            if line.startswith("# target_cuda:"):
-                target = line.split(":", 1)[1].strip() or None
+            if line.startswith("# ") and ":" in line:
+                key, _, value = line[2:].partition(":")
+                header[key.strip()] = value.strip() or None
         pkgs = packages_from_explicit(u for u, _, _ in parsed.urls)
-        reports.append(analyze(pkgs, parsed.platform or "unknown", target))
+        report = analyze(pkgs, parsed.platform or "unknown", header.get("target_cuda"))
+        report.min_driver = report.min_driver or header.get("min_cuda_driver")
+        reports.append(report)
     else:
         doc = read_conda_lock(text, str(path))
-        cuda_meta = ((doc.get("metadata") or {}).get("custom_metadata") or {})
+        cuda_meta = (doc.get("metadata") or {}).get("custom_metadata") or {}
         for platform in doc["metadata"]["platforms"]:
             target = cuda_meta.get(f"target_cuda.{platform}") or None
-            reports.append(analyze(packages_from_conda_lock(doc, platform), platform, target))
+            report = analyze(packages_from_conda_lock(doc, platform), platform, target)
+            # constrains are not part of conda-lock.yml: the lock recorded the driver floor they imply
+            report.min_driver = cuda_meta.get(f"min_cuda_driver.{platform}") or report.min_driver
+            reports.append(report)
     if getattr(args, "json", False):
         print(json.dumps({"ok": True, "reports": [r.to_dict() for r in reports]}, indent=1))
     else:

@@ -78,7 +78,9 @@ def load_environment(path: str | Path) -> EnvironmentSpec:
     for key_node, value_node in root.value:
         key = key_node.value
         if key not in KNOWN_KEYS and not str(key).startswith("x-"):
-            raise InvalidInput(f"{_where(str(p), key_node)}: unknown key {key!r} (known: {', '.join(sorted(KNOWN_KEYS))})")
+            raise InvalidInput(
+                f"{_where(str(p), key_node)}: unknown key {key!r} (known: {', '.join(sorted(KNOWN_KEYS))})"
+            )
         value = yaml.safe_load(yaml.serialize(value_node))
         if key == "name":
             env.name = str(value)
@@ -141,7 +143,9 @@ def _solvent_section(env: EnvironmentSpec, path: str, node: Any) -> None:
         raise InvalidInput(f"{_where(path, node)}: x-solvent must be a mapping")
     for k, v in node.value:
         if k.value not in SOLVENT_KEYS:
-            raise InvalidInput(f"{_where(path, k)}: unknown x-solvent key {k.value!r} (known: {', '.join(sorted(SOLVENT_KEYS))})")
+            raise InvalidInput(
+                f"{_where(path, k)}: unknown x-solvent key {k.value!r} (known: {', '.join(sorted(SOLVENT_KEYS))})"
+            )
         value = yaml.safe_load(yaml.serialize(v))
         try:
             if k.value == "platforms":

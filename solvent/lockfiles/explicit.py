@@ -70,9 +70,7 @@ def package_url(record: PackageRecord) -> str:
     return record.url
 
 
-def render_explicit(
-    records: Sequence[PackageRecord], platform: str, input_hash: str, pip: Sequence[str] = ()
-) -> str:
+def render_explicit(records: Sequence[PackageRecord], platform: str, input_hash: str, pip: Sequence[str] = ()) -> str:
     lines = [
         "# This file may be used to create an environment using:",
         "# $ conda create --name <env> --file <this file>",

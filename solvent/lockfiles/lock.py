@@ -97,9 +97,16 @@ def run_lock(args: Any) -> int:
 
     jobs = {
         p: dict(
-            specs=env.specs, channels=channels, platform=p, virtual_packages=virtual[p],
-            channel_priority=args.channel_priority, backend=args.backend, policy=args.policy,
-            offline=args.offline, cache_dir=args.cache_dir, exclude_newer=args.exclude_newer,
+            specs=env.specs,
+            channels=channels,
+            platform=p,
+            virtual_packages=virtual[p],
+            channel_priority=args.channel_priority,
+            backend=args.backend,
+            policy=args.policy,
+            offline=args.offline,
+            cache_dir=args.cache_dir,
+            exclude_newer=args.exclude_newer,
             add_pip_as_python_dependency=args.add_pip_as_python_dependency,
         )
         for p in platforms
@@ -133,8 +140,16 @@ def run_lock(args: Any) -> int:
     if args.json:
         import json
 
-        print(json.dumps({"ok": True, "written": [str(w) for w in written],
-                          "cuda": {p: r.to_dict() for p, r in reports.items()}}, indent=1))
+        print(
+            json.dumps(
+                {
+                    "ok": True,
+                    "written": [str(w) for w in written],
+                    "cuda": {p: r.to_dict() for p, r in reports.items()},
+                },
+                indent=1,
+            )
+        )
     else:
         for w in written:
             print(f"wrote {w}")
@@ -147,8 +162,10 @@ def _explain_cpu(job: dict[str, Any], report: Any, platform: str) -> None:
 
     cpu = [fw["name"] for fw in report.frameworks if fw["variant"] == "cpu"]
     if not report.target_cuda:
-        raise LockfileError(f"--require-cuda: the target {platform} has no __cuda virtual package; "
-                            "pass --virtual-package __cuda=VERSION or set it in x-solvent")
+        raise LockfileError(
+            f"--require-cuda: the target {platform} has no __cuda virtual package; "
+            "pass --virtual-package __cuda=VERSION or set it in x-solvent"
+        )
     forced = dict(job, specs=[*job["specs"], *(f"{n}[build=*cuda*]" for n in cpu)])
     try:
         solve(**forced)
@@ -159,14 +176,21 @@ def _explain_cpu(job: dict[str, Any], report: Any, platform: str) -> None:
         ) from None
     except SolventError:
         raise
-    raise LockfileError(f"--require-cuda: {', '.join(cpu)} resolved to a CPU build on {platform} although a "
-                        "CUDA build is feasible; request it explicitly (e.g. pytorch=*=*cuda*)")
+    raise LockfileError(
+        f"--require-cuda: {', '.join(cpu)} resolved to a CPU build on {platform} although a "
+        "CUDA build is feasible; request it explicitly (e.g. pytorch=*=*cuda*)"
+    )
 
 
 def _write(
-    env: EnvironmentSpec, platforms: Sequence[str], channels: Sequence[str],
-    solutions: dict[str, list[PackageRecord]], hashes: dict[str, str], explicit: dict[str, Path],
-    conda_lock: Path | None, reports: dict[str, Any],
+    env: EnvironmentSpec,
+    platforms: Sequence[str],
+    channels: Sequence[str],
+    solutions: dict[str, list[PackageRecord]],
+    hashes: dict[str, str],
+    explicit: dict[str, Path],
+    conda_lock: Path | None,
+    reports: dict[str, Any],
 ) -> list[Path]:
     from solvent.lockfiles.conda_lock import render_conda_lock
     from solvent.lockfiles.explicit import render_explicit
@@ -174,19 +198,26 @@ def _write(
     written = []
     for p, path in explicit.items():
         text = render_explicit(solutions[p], p, hashes[p], env.pip)
-        target = reports[p].target_cuda
-        if target:
-            text = text.replace("@EXPLICIT\n", f"# target_cuda: {target}\n@EXPLICIT\n", 1)
+        extra = ""
+        if reports[p].target_cuda:
+            extra += f"# target_cuda: {reports[p].target_cuda}\n"
+        if reports[p].min_driver:
+            extra += f"# min_cuda_driver: {reports[p].min_driver}\n"
+        text = text.replace("@EXPLICIT\n", f"{extra}@EXPLICIT\n", 1)
         written.append(write_atomic(path, text))
     if conda_lock is not None:
         text = render_conda_lock(solutions, hashes, channels, [Path(env.source).name], env.pip)
         cuda = {f"target_cuda.{p}": r.target_cuda for p, r in reports.items() if r.target_cuda}
+        cuda.update({f"min_cuda_driver.{p}": r.min_driver for p, r in reports.items() if r.min_driver})
         if cuda:
             import yaml
 
             doc = yaml.safe_load(text)
             doc["metadata"].setdefault("custom_metadata", {}).update(cuda)
-            text = text.split("\n", 1)[0] + "\n" + yaml.safe_dump(doc, sort_keys=False, default_flow_style=False,
-                                                                  width=1000)
+            text = (
+                text.split("\n", 1)[0]
+                + "\n"
+                + yaml.safe_dump(doc, sort_keys=False, default_flow_style=False, width=1000)
+            )
         written.append(write_atomic(conda_lock, text))
     return written

@@ -171,6 +171,9 @@ class _Explainer:
         return f", but no {name} matches it (available: {version_summary(available)})"
 
     def _reason_key(self, record: PackageRecord) -> tuple:
+        own_virtual = tuple(sorted(str(s) for s in self.constrains.get(record, ()) if s.name.startswith("__")))
+        if own_virtual:
+            return (), own_virtual, "virtual"
         failing = tuple(sorted(str(s) for s in self.deps.get(record, ())))
         constrained = tuple(
             sorted(f"{_short(r)}:{s}" for r, s in self.constrained_names.get(record.name, ()) if not s.match(record))
@@ -183,6 +186,12 @@ class _Explainer:
         self.budget -= 1
         label = _describe(records)
         pkgs = [r.dist_str() for r in records[:20]]
+        if exclusive == "virtual":
+            parts = []
+            for spec in self.constrains.get(records[0], ()):
+                if spec.name.startswith("__"):
+                    parts.append(f"constrains {spec_text(spec)}{self._no_match(spec)}")
+            return ConflictNode(f"{label} {'; '.join(parts)}", packages=pkgs)
         if failing:
             specs = [s for s in self.deps[records[0]]]
             if len(specs) == 1:
