@@ -1,0 +1,1 @@
+"""solvent benchmarks: problem suites run through solvent and the reference solvers."""

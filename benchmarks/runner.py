@@ -1,0 +1,306 @@
+"""Run a problem suite through solvent and the reference solvers, each solve in a fresh process.
+
+Every solve is a subprocess (solvent via ``benchmarks.solve_one``, conda's classic solver and rattler
+via ``peer_solve.py`` in the peers' environment), so each measurement includes interpreter start and
+imports, as a user running a command would see. Recorded per solve: wall time (total), load and
+solve time where the solver reports them, peak RSS, verdict, package set, and whether the answer
+passes solvent's independent verifier (run here on every solver's answer, peers included).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+SUITES = Path(__file__).resolve().parent / "suites"
+SHARED = Path(os.environ.get("SOLVENT_SHARED", ROOT.parent / "shared"))
+PEERS = Path(os.environ.get("SOLVENT_PEERS", Path.home() / ".cache" / "solvent-peers"))
+PEER_SCRIPT = SHARED / "peers" / "peer_solve.py"
+
+DEFAULT_VIRTUAL = {  # the same typical machines peer_solve.py assumes, so every solver gets the same facts
+    "linux-64": ["__unix=0=0", "__linux=5.10=0", "__glibc=2.36=0", "__archspec=1=x86_64"],
+    "linux-aarch64": ["__unix=0=0", "__linux=5.10=0", "__glibc=2.36=0", "__archspec=1=aarch64"],
+    "linux-ppc64le": ["__unix=0=0", "__linux=5.10=0", "__glibc=2.36=0", "__archspec=1=ppc64le"],
+    "osx-64": ["__unix=0=0", "__osx=13.0=0", "__archspec=1=x86_64"],
+    "osx-arm64": ["__unix=0=0", "__osx=13.0=0", "__archspec=1=arm64"],
+    "win-64": ["__win=0=0", "__archspec=1=x86_64"],
+}
+SOLVENT_VARIANTS = {
+    "solvent": ("cdcl", "classic"),
+    "solvent-greedy": ("cdcl", "greedy"),
+    "solvent-pycosat": ("pycosat", "classic"),
+    "solvent-resolvelib": ("resolvelib", "greedy"),
+}
+PEER_SOLVERS = ("conda", "rattler")
+
+
+@dataclass
+class Problem:
+    name: str
+    channels: list[str]
+    platform: str
+    specs: list[str]
+    virtual_packages: list[str]
+    channel_priority: str = "strict"
+    expect: str | None = None
+
+
+@dataclass
+class Run:
+    problem: str
+    solver: str
+    status: str  # ok | unsat | error | timeout | skipped
+    total_s: float | None = None
+    load_s: float | None = None
+    solve_s: float | None = None
+    peak_rss_mb: float | None = None
+    packages: list[str] = field(default_factory=list)
+    verified: bool | None = None
+    violations: list[str] = field(default_factory=list)
+    error: str | None = None
+    times: list[float] = field(default_factory=list)
+
+
+def load_suite(name_or_path: str) -> list[Problem]:
+    path = Path(name_or_path)
+    if not path.exists():
+        path = SUITES / f"{name_or_path}.yaml"
+    doc = yaml.safe_load(path.read_text())
+    defaults = doc.get("defaults", {})
+    problems = []
+    for p in doc["problems"]:
+        merged = {**defaults, **p}
+        platform = merged.get("platform", "linux-64")
+        virtual = merged.get("virtual_packages") or DEFAULT_VIRTUAL.get(platform, [])
+        virtual = list(virtual) + list(merged.get("virtual_packages_add", []))
+        channels = [
+            c if ("/" in c or c.startswith(".")) else str(SHARED / "data" / "channels" / c) for c in merged["channels"]
+        ]
+        problems.append(
+            Problem(
+                merged["name"],
+                channels,
+                platform,
+                list(merged["specs"]),
+                virtual,
+                merged.get("channel_priority", "strict"),
+                merged.get("expect"),
+            )
+        )
+    return problems
+
+
+def _pkg_key(p: dict[str, Any]) -> str:
+    return f"{p['name']}={p['version']}={p['build']}"
+
+
+def _run_child(cmd: list[str], timeout: float) -> tuple[dict[str, Any] | None, float, str]:
+    t0 = time.perf_counter()
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None, time.perf_counter() - t0, "timeout"
+    wall = time.perf_counter() - t0
+    start = proc.stdout.find("{")
+    try:
+        return json.loads(proc.stdout[start:]), wall, ""
+    except ValueError:
+        return None, wall, (proc.stderr or proc.stdout)[-1500:]
+
+
+def solve_once(problem: Problem, solver: str, timeout: float) -> Run:
+    if solver in SOLVENT_VARIANTS:
+        backend, policy = SOLVENT_VARIANTS[solver]
+        job = dict(
+            specs=problem.specs,
+            channels=problem.channels,
+            platform=problem.platform,
+            virtual_packages=problem.virtual_packages,
+            channel_priority=problem.channel_priority,
+            backend=backend,
+            policy=policy,
+        )
+        cmd = [sys.executable, "-m", "benchmarks.solve_one", json.dumps(job)]
+    elif solver in PEER_SOLVERS:
+        python = PEERS / "venv" / "bin" / "python"
+        if (
+            not python.exists()
+            or not PEER_SCRIPT.exists()
+            or (solver == "conda" and not (PEERS / "conda-src" / "conda").is_dir())
+        ):
+            return Run(problem.name, solver, "skipped", error=f"peer {solver} not set up ({PEERS})")
+        cmd = [
+            str(python),
+            str(PEER_SCRIPT),
+            "--solver",
+            solver,
+            "--platform",
+            problem.platform,
+            "--channel-priority",
+            problem.channel_priority,
+            "--peers",
+            str(PEERS),
+            "--timeout",
+            str(timeout),
+        ]
+        for ch in problem.channels:
+            cmd += ["-c", ch]
+        for vp in problem.virtual_packages:
+            cmd += ["--virtual", vp]
+        cmd += problem.specs
+    else:
+        raise SystemExit(f"unknown solver {solver!r}")
+    out, wall, err = _run_child(cmd, timeout)
+    if out is None:
+        return Run(problem.name, solver, "timeout" if err == "timeout" else "error", total_s=wall, error=err)
+    ok = bool(out.get("ok"))
+    run = Run(
+        problem.name,
+        solver,
+        "ok" if ok else "unsat",
+        total_s=wall,
+        load_s=out.get("load_s"),
+        solve_s=out.get("solve_s"),
+        peak_rss_mb=out.get("peak_rss_mb"),
+        packages=sorted(_pkg_key(p) for p in out.get("packages", [])),
+    )
+    if not ok:
+        error = str(out.get("error"))
+        run.error = error[:500]
+        if solver in SOLVENT_VARIANTS:
+            run.status = "unsat" if out.get("kind") == "unsatisfiable" else "error"
+        elif "Traceback" in error:
+            run.status = "error"
+    return run
+
+
+class RecordIndex:
+    """Every record of a problem's channels, by name-version-build, to verify any solver's answer."""
+
+    def __init__(self) -> None:
+        self._cache: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def records(self, channel: str, subdir: str) -> dict[str, Any]:
+        key = (channel, subdir)
+        if key not in self._cache:
+            from solvent.record import PackageRecord
+
+            found: dict[str, Any] = {}
+            path = Path(channel) / subdir / "repodata.json"
+            if path.exists():
+                data = json.loads(path.read_text())
+                for section in ("packages", "packages.conda"):
+                    for fn, entry in (data.get(section) or {}).items():
+                        try:
+                            rec = PackageRecord.from_repodata(fn, entry, channel=channel, subdir=subdir)
+                        except Exception:
+                            continue
+                        found.setdefault(f"{rec.name}={rec.version}={rec.build}", rec)
+            self._cache[key] = found
+        return self._cache[key]
+
+    def verify(self, problem: Problem, run: Run) -> None:
+        from solvent.solver.verify import verify_solution
+        from solvent.virtual_packages import parse_virtual_package
+
+        records = []
+        for key in run.packages:
+            rec = None
+            for ch in problem.channels:
+                for sd in (problem.platform, "noarch"):
+                    rec = self.records(ch, sd).get(key)
+                    if rec is not None:
+                        break
+                if rec is not None:
+                    break
+            if rec is None:
+                run.verified = False
+                run.violations = [f"{key}: not found in the problem's channels"]
+                return
+            records.append(rec)
+        virtual = [parse_virtual_package(v, problem.platform) for v in problem.virtual_packages]
+        violations = verify_solution(records, problem.specs, virtual_packages=virtual, platform=problem.platform)
+        run.verified = not violations
+        run.violations = [str(v) for v in violations[:10]]
+
+
+def run_suite(
+    suite: str,
+    solvers: list[str],
+    repeat: int = 1,
+    timeout: float = 300.0,
+    problems_glob: str | None = None,
+    out_dir: Path | None = None,
+    quiet: bool = False,
+) -> dict[str, Any]:
+    import fnmatch
+
+    problems = load_suite(suite)
+    if problems_glob:
+        problems = [p for p in problems if fnmatch.fnmatch(p.name, problems_glob)]
+    index = RecordIndex()
+    runs: list[Run] = []
+    for problem in problems:
+        missing = [c for c in problem.channels if not Path(c).is_dir()]
+        for solver in solvers:
+            if missing:
+                runs.append(Run(problem.name, solver, "skipped", error=f"missing channel {missing[0]}"))
+                continue
+            attempts = [solve_once(problem, solver, timeout) for _ in range(max(1, repeat))]
+            run = attempts[0]
+            good = [a.total_s for a in attempts if a.total_s is not None]
+            run.times = good
+            if good:
+                run.total_s = statistics.median(good)
+            if run.status == "ok":
+                index.verify(problem, run)
+            runs.append(run)
+            if not quiet:
+                t = f"{run.total_s:.3f}s" if run.total_s is not None else "-"
+                print(
+                    f"{problem.name:28} {solver:20} {run.status:8} {t:>9} "
+                    f"{'verified' if run.verified else ('' if run.verified is None else 'INVALID')}",
+                    file=sys.stderr,
+                )
+    results = {
+        "suite": suite,
+        "solvers": solvers,
+        "machine": machine_info(),
+        "problems": [asdict(p) for p in problems],
+        "runs": [asdict(r) for r in runs],
+    }
+    if out_dir is not None:
+        from benchmarks.report import write_report
+
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "results.json").write_text(json.dumps(results, indent=1))
+        write_report(results, out_dir)
+    return results
+
+
+def machine_info() -> dict[str, Any]:
+    import platform
+
+    info: dict[str, Any] = {"python": platform.python_version(), "cpus": os.cpu_count(), "system": platform.platform()}
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                info["cpu"] = line.split(":", 1)[1].strip()
+                break
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                info["memory_gb"] = round(int(line.split()[1]) / 1024 / 1024, 1)
+                break
+    except OSError:
+        pass
+    return info

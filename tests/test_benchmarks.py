@@ -1,0 +1,86 @@
+"""The benchmark runner's smoke path (solvent only), as CI runs it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from benchmarks.report import markdown, summarize
+from benchmarks.runner import load_suite, run_suite
+from tests.conftest import shared_path
+
+
+def test_smoke_suite_runs_and_reports(tmp_path: Path) -> None:
+    shared_path("channels", "conda-forge-py39-2024")
+    results = run_suite("smoke", ["solvent", "solvent-greedy"], out_dir=tmp_path, quiet=True)
+    runs = results["runs"]
+    assert {r["solver"] for r in runs} == {"solvent", "solvent-greedy"}
+    expected = {p.name: p.expect for p in load_suite("smoke")}
+    for run in runs:
+        verdict = "sat" if run["status"] == "ok" else run["status"]
+        assert verdict == expected[run["problem"]], run
+        if run["status"] == "ok":
+            assert run["verified"] is True, run["violations"]
+            assert run["packages"]
+    data = json.loads((tmp_path / "results.json").read_text())
+    assert data["machine"]["cpus"]
+    table = (tmp_path / "results.md").read_text()
+    assert "| cf-py39-linux64 |" in table
+
+
+def test_missing_peer_is_skipped_not_failed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import benchmarks.runner as runner
+
+    shared_path("channels", "conda-test-defaults-2016")
+    monkeypatch.setattr(runner, "PEERS", tmp_path / "no-peers")
+    results = run_suite("smoke", ["conda"], problems_glob="defaults2016-scipy", quiet=True)
+    assert [r["status"] for r in results["runs"]] == ["skipped"]
+
+
+def test_summary_ratios() -> None:
+    results = {
+        "suite": "t",
+        "solvers": ["solvent", "conda"],
+        "machine": {},
+        "problems": [{"name": "a"}, {"name": "b"}],
+        "runs": [
+            {
+                "problem": "a",
+                "solver": "solvent",
+                "status": "ok",
+                "total_s": 0.5,
+                "packages": ["x=1=0"],
+                "peak_rss_mb": 50,
+            },
+            {
+                "problem": "a",
+                "solver": "conda",
+                "status": "ok",
+                "total_s": 5.0,
+                "packages": ["x=1=0"],
+                "peak_rss_mb": 90,
+            },
+            {
+                "problem": "b",
+                "solver": "solvent",
+                "status": "ok",
+                "total_s": 1.0,
+                "packages": ["x=2=0"],
+                "peak_rss_mb": 50,
+            },
+            {
+                "problem": "b",
+                "solver": "conda",
+                "status": "ok",
+                "total_s": 2.0,
+                "packages": ["x=1=0"],
+                "peak_rss_mb": 90,
+            },
+        ],
+    }
+    s = summarize(results)["solvent"]
+    assert s["median_speedup_vs_conda"] == 6.0 and s["min_speedup_vs_conda"] == 2.0
+    assert s["same_packages_as_conda"] == "1/2"
+    assert "x=2=0" in markdown(results)
