@@ -266,3 +266,35 @@ def test_cuda_without_driver(tmp_path: Path, base_channel: Path, capsys: pytest.
     code, _, err, _ = _pytorch_lock(tmp_path, base_channel, capsys, "cuda-version=11.8", "--virtual-package", "__cuda=")
     assert code == 0
     assert "target has no __cuda" in err
+
+
+@pytest.mark.parametrize(
+    ("cuda", "glibc", "spec", "expected"),
+    [
+        ("10.2", "2.28", "cudatoolkit", "cudatoolkit-10.0-0"),
+        ("9.2", "2.28", "cudatoolkit", "cudatoolkit-9.0-0"),
+        ("11.2", "2.28", "cuda-constrain", "cuda-constrain-11.0-0"),
+        ("10.1", "2.28", "cuda-constrain", "cuda-constrain-10.0-0"),
+        ("", "2.28", "cuda-constrain", "cuda-constrain-11.0-0"),  # absent driver: constrains hold
+        ("10.1", "2.28", "cuda-glibc", "cuda-glibc-10.0-0"),
+        ("10.1", "2.12", "cuda-glibc", None),  # cuda-glibc constrains __glibc >=2.17
+        ("", "2.28", "cudatoolkit", None),  # cudatoolkit depends on __cuda
+    ],
+)
+def test_conda_test_index_cuda_packages(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], cuda: str, glibc: str, spec: str, expected: str | None
+) -> None:
+    ch = shared_path("channels", "conda-test-defaults-2016")
+    env = tmp_path / "env.txt"
+    env.write_text(f"{spec}\n")
+    out = tmp_path / "out.lock"
+    code, _, err = _lock(capsys, str(env), "-c", str(ch), "-p", "linux-64", "-o", str(out),
+                         "--virtual-package", f"__cuda={cuda}", "--virtual-package", f"__glibc={glibc}",
+                         "--cache-dir", str(tmp_path / "c"))
+    if expected is None:
+        assert code == 1, err
+        assert "__cuda" in err or "__glibc" in err
+        assert not out.exists()
+    else:
+        assert code == 0, err
+        assert f"/{expected}.tar.bz2#" in out.read_text()
