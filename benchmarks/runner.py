@@ -71,7 +71,7 @@ class Run:
     times: list[float] = field(default_factory=list)
 
 
-def load_suite(name_or_path: str) -> list[Problem]:
+def load_suite(name_or_path: str, include_slow: bool = False) -> list[Problem]:
     path = Path(name_or_path)
     if not path.exists():
         path = SUITES / f"{name_or_path}.yaml"
@@ -86,6 +86,8 @@ def load_suite(name_or_path: str) -> list[Problem]:
         channels = [
             c if ("/" in c or c.startswith(".")) else str(SHARED / "data" / "channels" / c) for c in merged["channels"]
         ]
+        if merged.get("slow") and not include_slow:
+            continue
         problems.append(
             Problem(
                 merged["name"],
@@ -245,7 +247,7 @@ def run_suite(
 ) -> dict[str, Any]:
     import fnmatch
 
-    problems = load_suite(suite)
+    problems = load_suite(suite, include_slow=bool(problems_glob))
     if problems_glob:
         problems = [p for p in problems if fnmatch.fnmatch(p.name, problems_glob)]
     index = RecordIndex()
