@@ -31,10 +31,11 @@ class Requirement:
     spec: MatchSpec
     constraint: bool = False  # a constrains entry: satisfied by absence
     parent: PackageRecord | None = None
+    ident: str | None = None  # the package name, for specs whose name is a glob (legacy features)
 
     @property
     def name(self) -> str:
-        return self.spec.name
+        return self.ident or self.spec.name
 
     def __str__(self) -> str:
         kind = "constrains" if self.constraint else "requires"
@@ -113,7 +114,15 @@ def _make_provider(base: Provider, requested: frozenset[str]) -> Any:
         def get_dependencies(self, candidate: Candidate) -> list[Requirement]:
             if isinstance(candidate, Absent):
                 return []
-            deps = [Requirement(s, parent=candidate) for s in base.dependencies(candidate)]
+            deps = []
+            for spec in base.dependencies(candidate):
+                if "*" not in spec.name:
+                    deps.append(Requirement(spec, parent=candidate))
+                    continue
+                # A feature requirement (``*[track_features=mkl]``): resolvelib needs one name, so
+                # it becomes a requirement on the (first, by name) package that tracks the feature.
+                names = sorted({r.name for r in base.matches(spec)})
+                deps.append(Requirement(spec, parent=candidate, ident=names[0] if names else spec.name))
             deps += [
                 Requirement(s, constraint=True, parent=candidate)
                 for s in base.constraints(candidate)
