@@ -288,9 +288,22 @@ def test_conda_test_index_cuda_packages(
     env = tmp_path / "env.txt"
     env.write_text(f"{spec}\n")
     out = tmp_path / "out.lock"
-    code, _, err = _lock(capsys, str(env), "-c", str(ch), "-p", "linux-64", "-o", str(out),
-                         "--virtual-package", f"__cuda={cuda}", "--virtual-package", f"__glibc={glibc}",
-                         "--cache-dir", str(tmp_path / "c"))
+    code, _, err = _lock(
+        capsys,
+        str(env),
+        "-c",
+        str(ch),
+        "-p",
+        "linux-64",
+        "-o",
+        str(out),
+        "--virtual-package",
+        f"__cuda={cuda}",
+        "--virtual-package",
+        f"__glibc={glibc}",
+        "--cache-dir",
+        str(tmp_path / "c"),
+    )
     if expected is None:
         assert code == 1, err
         assert "__cuda" in err or "__glibc" in err

@@ -63,6 +63,20 @@ def _import_resolvelib() -> Any:
     return resolvelib
 
 
+def requirements_of(base: Provider, record: PackageRecord) -> list[Requirement]:
+    """The real (not constraint) requirements of a record, each keyed by one package name."""
+    deps = []
+    for spec in base.dependencies(record):
+        if "*" not in spec.name:
+            deps.append(Requirement(spec, parent=record))
+            continue
+        # A feature requirement (``*[track_features=mkl]``): resolvelib needs one name, so it
+        # becomes a requirement on the (first, by name) package that tracks the feature.
+        names = sorted({r.name for r in base.matches(spec)})
+        deps.append(Requirement(spec, parent=record, ident=names[0] if names else spec.name))
+    return deps
+
+
 def _make_provider(base: Provider, requested: frozenset[str]) -> Any:
     resolvelib = _import_resolvelib()
 
@@ -114,15 +128,7 @@ def _make_provider(base: Provider, requested: frozenset[str]) -> Any:
         def get_dependencies(self, candidate: Candidate) -> list[Requirement]:
             if isinstance(candidate, Absent):
                 return []
-            deps = []
-            for spec in base.dependencies(candidate):
-                if "*" not in spec.name:
-                    deps.append(Requirement(spec, parent=candidate))
-                    continue
-                # A feature requirement (``*[track_features=mkl]``): resolvelib needs one name, so
-                # it becomes a requirement on the (first, by name) package that tracks the feature.
-                names = sorted({r.name for r in base.matches(spec)})
-                deps.append(Requirement(spec, parent=candidate, ident=names[0] if names else spec.name))
+            deps = requirements_of(base, candidate)
             deps += [
                 Requirement(s, constraint=True, parent=candidate)
                 for s in base.constraints(candidate)
@@ -179,6 +185,6 @@ def solve_resolvelib(
         reached.add(name)
         chosen_record = mapping.get(name)
         if isinstance(chosen_record, PackageRecord):
-            stack.extend(s.name for s in provider.dependencies(chosen_record))
+            stack.extend(r.name for r in requirements_of(provider, chosen_record))
     chosen = [c for name, c in mapping.items() if name in reached and isinstance(c, PackageRecord) and not c.is_virtual]
     return sorted(chosen, key=lambda r: r.name)
