@@ -10,10 +10,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Mapping, Union
-
-import requests
-from requests.adapters import HTTPAdapter
+from typing import TYPE_CHECKING, Mapping, Union
 
 from ..errors import FetchError
 from .redact import install_log_filters, redact
@@ -39,6 +36,9 @@ class Response:
 
 
 def make_session(pool_size: int = 16) -> requests.Session:
+    import requests  # imported on first HTTP use: local channels never pay for it
+    from requests.adapters import HTTPAdapter
+
     """A session whose pool fits our thread pool; proxies and CA bundles come from the environment."""
     session = requests.Session()
     adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size)
@@ -46,6 +46,10 @@ def make_session(pool_size: int = 16) -> requests.Session:
     session.mount("https://", adapter)
     session.headers["User-Agent"] = "solvent/0.1 (+conda repodata)"
     return session
+
+
+if TYPE_CHECKING:
+    import requests
 
 
 class HttpClient:
@@ -61,14 +65,23 @@ class HttpClient:
         pool_size: int = 16,
     ) -> None:
         install_log_filters()
-        self.session = session if session is not None else make_session(pool_size)
+        self._session = session
+        self._pool_size = pool_size
         self.retries = max(0, retries)
         self.backoff = backoff
         self.timeout = timeout
         self.requests_made = 0
         self._count_lock = threading.Lock()
 
+    @property
+    def session(self) -> requests.Session:
+        if self._session is None:
+            self._session = make_session(self._pool_size)
+        return self._session
+
     def _once(self, url: str, headers: Mapping[str, str]) -> Response:
+        import requests
+
         with self._count_lock:
             self.requests_made += 1
         with self.session.get(url, headers=dict(headers), timeout=self.timeout, stream=True) as resp:
@@ -92,6 +105,8 @@ class HttpClient:
         Raises FetchError once the retries for connection errors and 5xx are spent, and
         TruncatedDownload when every attempt ended in an incomplete body.
         """
+        import requests
+
         shown = redact(url)
         attempt = 0
         while True:

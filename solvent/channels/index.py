@@ -18,8 +18,6 @@ import time
 from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
-import requests
-
 from ..errors import ChannelError, InvalidRecord
 from .cache import RepodataCache
 from .channel import DEFAULT_CHANNEL_ALIAS, Channel, expand_channels
@@ -31,6 +29,8 @@ from .repodata import dep_name
 from .shards import ShardedSubdir
 
 if TYPE_CHECKING:
+    import requests
+
     from ..match_spec import MatchSpec
     from ..record import PackageRecord
 
