@@ -19,6 +19,7 @@ import re
 from typing import Any, Iterable, Union
 
 from solvent.errors import InvalidMatchSpec, InvalidVersionSpec
+from solvent.platforms import KNOWN_PLATFORMS
 from solvent.string_match import FeatureMatch, StrMatch
 from solvent.version_spec import BuildNumberSpec, VersionSpec, parse_version_spec
 
@@ -39,28 +40,7 @@ FIELD_NAMES = (
     "fn",
 )
 _PACKAGE_EXTENSIONS = (".tar.bz2", ".conda")
-_KNOWN_SUBDIRS = frozenset(
-    {
-        "noarch",
-        "linux-32",
-        "linux-64",
-        "linux-aarch64",
-        "linux-armv6l",
-        "linux-armv7l",
-        "linux-ppc64",
-        "linux-ppc64le",
-        "linux-riscv64",
-        "linux-s390x",
-        "osx-64",
-        "osx-arm64",
-        "win-32",
-        "win-64",
-        "win-arm64",
-        "emscripten-wasm32",
-        "wasi-wasm32",
-        "zos-z",
-    }
-)
+_KNOWN_SUBDIRS = frozenset(KNOWN_PLATFORMS)
 _DEFAULTS = frozenset({"pkgs/main", "pkgs/r", "pkgs/msys2", "pkgs/free", "pkgs/pro"})
 
 _BRACKETS = re.compile(r".*(\[.*\])")

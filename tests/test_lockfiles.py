@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from solvent.atomic import write_atomic
 from solvent.cli import main
 from solvent.errors import InvalidInput, LockfileError
-from solvent.lockfiles.atomic import write_atomic
 from solvent.lockfiles.envfile import load_environment
 from solvent.lockfiles.explicit import install_order, parse_explicit, render_explicit
 from tests.conftest import shared_path

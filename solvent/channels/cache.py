@@ -28,6 +28,7 @@ from typing import Any, Iterator
 import filelock
 import platformdirs
 
+from ..atomic import write_atomic
 from ..errors import CacheError
 from .redact import redact
 
@@ -45,19 +46,7 @@ def default_cache_dir() -> Path:
 
 def atomic_write(path: Path, data: bytes) -> None:
     """Write ``data`` so readers see either the old file or the whole new one, never a mix."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    write_atomic(path, data)
 
 
 def sha256_hex(data: bytes) -> str:

@@ -18,35 +18,14 @@ from urllib.parse import quote, unquote, urlsplit
 from urllib.request import url2pathname
 
 from ..errors import ChannelError
+from ..platforms import KNOWN_PLATFORMS
 from .redact import PASSWORD_PLACEHOLDER, TOKEN_PLACEHOLDER, redact, register_secret
 
 DEFAULT_CHANNEL_ALIAS = "https://conda.anaconda.org"
 DEFAULTS_LOCATION = "https://repo.anaconda.com/pkgs"
 DEFAULTS_NAME = "defaults"
 
-KNOWN_SUBDIRS = frozenset(
-    {
-        "noarch",
-        "emscripten-wasm32",
-        "wasi-wasm32",
-        "freebsd-64",
-        "linux-32",
-        "linux-64",
-        "linux-aarch64",
-        "linux-armv6l",
-        "linux-armv7l",
-        "linux-ppc64",
-        "linux-ppc64le",
-        "linux-riscv64",
-        "linux-s390x",
-        "osx-64",
-        "osx-arm64",
-        "win-32",
-        "win-64",
-        "win-arm64",
-        "zos-z",
-    }
-)
+KNOWN_SUBDIRS = frozenset(KNOWN_PLATFORMS)
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.+\-]+(/[A-Za-z0-9_.+\-]+)*$")
 _SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")

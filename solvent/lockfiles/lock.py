@@ -13,8 +13,8 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, Sequence
 
+from solvent.atomic import write_atomic
 from solvent.errors import LockfileError, SolventError, Unsatisfiable
-from solvent.lockfiles.atomic import write_atomic
 from solvent.lockfiles.cuda import LockedPackage, analyze
 from solvent.lockfiles.envfile import EnvironmentSpec, load_environment
 from solvent.record import PackageRecord
