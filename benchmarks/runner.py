@@ -264,16 +264,16 @@ def run_suite(
             run.times = good
             if good:
                 run.total_s = statistics.median(good)
-            if run.status == "ok":
-                index.verify(problem, run)
             runs.append(run)
             if not quiet:
                 t = f"{run.total_s:.3f}s" if run.total_s is not None else "-"
-                print(
-                    f"{problem.name:28} {solver:20} {run.status:8} {t:>9} "
-                    f"{'verified' if run.verified else ('' if run.verified is None else 'INVALID')}",
-                    file=sys.stderr,
-                )
+                print(f"{problem.name:28} {solver:20} {run.status:8} {t:>9}", file=sys.stderr)
+    # Verify after all solves: loading every record here would grow this process, and a child
+    # forked from a big parent inherits its peak RSS in ru_maxrss (the peers report that figure).
+    by_name = {p.name: p for p in problems}
+    for run in runs:
+        if run.status == "ok":
+            index.verify(by_name[run.problem], run)
     results = {
         "suite": suite,
         "solvers": solvers,

@@ -13,6 +13,19 @@ import tempfile
 import time
 
 
+def peak_rss_mb() -> float:
+    """This process's own high-water mark. ``ru_maxrss`` survives exec on Linux, so a child forked
+    from a big parent would report the parent's size; ``VmHWM`` belongs to the new address space."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def main() -> None:
     t0 = time.perf_counter()
     job = json.loads(sys.argv[1])
@@ -50,7 +63,7 @@ def main() -> None:
             out["kind"] = exc.kind
     out["import_s"] = t_import
     out["total_s"] = time.perf_counter() - t0
-    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out["peak_rss_mb"] = peak_rss_mb()
     print(json.dumps(out))
 
 
