@@ -25,7 +25,6 @@ import time
 from pathlib import Path
 from typing import Any, Iterator
 
-import filelock
 import platformdirs
 
 from ..atomic import write_atomic
@@ -64,6 +63,8 @@ class CacheEntry:
         self.payload_path = directory / f"{self.key}.json"
         self.index_path = directory / f"{self.key}.idx"
         self.shard_index_path = directory / f"{self.key}.shards.msgpack"
+        import filelock  # imports asyncio: paid only when the cache is really used
+
         self._lock = filelock.FileLock(str(directory / f"{self.key}.lock"), timeout=lock_timeout)
         self._lock_timeout = lock_timeout
 
@@ -97,6 +98,8 @@ class _EntryLock:
         self.held = False
 
     def __enter__(self) -> CacheEntry:
+        import filelock
+
         self.held = False
         try:
             self.entry._lock.acquire()
