@@ -203,7 +203,7 @@ def test_version_spec_matches_rattler(spec: str, versions: list[str]) -> None:
         return
     try:
         theirs = rattler.VersionSpec(spec, strict=False)
-    except Exception:  # noqa: BLE001 - rattler rejects some forms conda accepts
+    except Exception:  # rattler rejects some forms conda accepts
         return
     for v in versions:
         assert ours.match(v) == theirs.matches(rattler.Version(v)), (spec, v)
@@ -333,7 +333,8 @@ def test_every_real_depends_string_matches_like_rattler() -> None:
                     differences.append((text, fn))
     rate = agree / pairs if pairs else 0.0
     print(
-        f"\n{len(strings)} distinct depends/constrains strings parse; {agree}/{pairs} matches agree with rattler ({rate:.2%})"
+        f"\n{len(strings)} distinct depends/constrains strings parse; "
+        f"{agree}/{pairs} matches agree with rattler ({rate:.2%})"
     )
     assert len(strings) > 5000
     assert rate == 1.0, differences
