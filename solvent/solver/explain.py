@@ -149,7 +149,10 @@ class _Explainer:
         for record in matches:
             groups[self._reason_key(record)].append(record)
         shown = 0
-        for key, records in list(groups.items())[:MAX_CHILDREN]:
+        # Groups that reach a concrete cause (a missing or mismatched package, a constrains) come
+        # first; groups that only clash with another requirement on their name come last.
+        ordered = sorted(groups.items(), key=lambda item: item[0][2] is True)
+        for key, records in ordered[:MAX_CHILDREN]:
             if self.budget <= 0:
                 break
             node.children.append(self._group_node(key, records, depth))
@@ -270,5 +273,9 @@ def explain_conflict(
 
 
 def _uninformative(node: ConflictNode) -> bool:
-    """A root whose candidates are only "excluded by other requirements": another root says why."""
-    return bool(node.children) and all(c.message.endswith("excluded by other requirements") for c in node.children)
+    """A root whose candidates only clash with other requirements on the same name: the root that
+    makes those requirements says why, so this one repeats it."""
+    return bool(node.children) and all(
+        c.message.endswith("excluded by other requirements") or " conflicts with another requirement on " in c.message
+        for c in node.children
+    )
