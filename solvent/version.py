@@ -1,181 +1,221 @@
-"""conda's version ordering (CEP-33, as conda/models/version.py behaves).
+"""conda's version ordering, exactly as ``conda.models.version.VersionOrder`` behaves.
 
-A version string is split into an epoch (``1!``), the version proper and an optional local part
-(``+abc``). Each of these is a list of *components* separated by ``.`` (``_`` and, when the string
-has no underscore, ``-`` count as ``.``); each component is a run of *elements*, alternately
-numbers and strings (``1rc2`` is ``[1, "rc", 2]``; a component that starts with a string gets a
-leading ``0``). Elements compare numbers numerically, strings lexicographically, and every string
-below every number; ``post`` is above every number and ``dev`` below every other string. Missing
-elements and components count as ``0``, so ``1.1 == 1.1.0``.
+A version is an optional epoch (``1!``), the version proper and an optional local part
+(``+abc``). The version proper and the local part are lists of *components* split at ``.`` and
+``_`` (``-`` counts as ``_`` when the string has no ``_``); each component is a run of
+*elements*, numbers and strings alternating (``1rc2`` is ``(1, "rc", 2)``), with a ``0`` put in
+front of a component that starts with a letter so that numbers stay in phase. ``post`` becomes
+``inf`` (above every number) and ``dev`` becomes ``"DEV"`` (below every other string, because
+everything else is lower case). Strings sort below numbers; a missing element or component
+counts as ``0``, hence ``1.1 == 1.1.0``. The epoch is kept as the first component, as conda does.
 
-Comparisons are the solver's hot path (thousands of records are sorted per name), so each
-version computes, once, a plain tuple key whose native ordering is exactly conda's padded
-comparison. The trick: with zero padding, what decides between a sequence and the zeros that pad
-a shorter one is the first non-zero element; so each non-zero element is encoded together with
-the count of zeros before it, positive elements (above zero) and negative ones (strings, below
-zero) in separate bands, and an end marker sits between the bands. ``tests/test_version.py``
-proves the key equivalent to a direct padded comparison.
+Comparisons are the solver's hot path, so each version computes once a plain tuple ``key`` whose
+native tuple order is conda's zero-padded comparison and whose equality is conda's equality (so
+``hash(key)`` agrees with ``==``). How the key absorbs the padding: against an implicit run of
+zeros, the first element that is not zero decides, and it decides by its sign alone (a number is
+above zero, a string below). So each non-zero element is stored with the number of zeros in front
+of it, in one of two bands (``0`` for strings, ``2`` for positive numbers), trailing zeros are
+dropped, and an end marker ``(1,)`` sits between the bands. The same encoding is applied one level
+up to the list of components, a component's "sign" being the sign of its first non-zero element.
+``tests/test_version.py`` checks the key against a direct transcription of conda's padded loop.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any, Union
+from typing import Callable, Union
 
 from solvent.errors import InvalidVersion
 
 Element = Union[int, float, str]
-Component = list[Element]
+Component = tuple[Element, ...]
+Key = tuple
 
-_VALID = re.compile(r"^[*.+!_0-9a-z]+$")
-_SPLIT = re.compile(r"([0-9]+|[*]+|[^0-9*]+)")
+_ALLOWED = frozenset("*.+!_0123456789abcdefghijklmnopqrstuvwxyz")
+_RUNS = re.compile(r"[0-9]+|\*+|[^0-9*]+")
 _INF = float("inf")
-_END = (1,)
+_END: tuple = (1,)
+_ZERO_COMPONENT_KEY: Key = (_END,)
 
 
-def _element(token: str) -> Element:
-    if token.isdigit():
-        return int(token)
-    if token == "post":
+class _VersionSyntaxError(InvalidVersion):
+    """An :class:`InvalidVersion` that also says why and where, so a spec parser can re-anchor it."""
+
+    def __init__(self, vstr: str, reason: str, position: int) -> None:
+        super().__init__(f"invalid version {vstr!r}: {reason} at position {position}")
+        self.reason = reason
+        self.position = position
+
+
+def _element(run: str) -> Element:
+    if run.isdigit():
+        return int(run)
+    if run == "post":
         return _INF
-    if token == "dev":
-        return "DEV"  # upper case sorts below every other (lower-case) string, above '*'
-    return token
+    if run == "dev":
+        return "DEV"
+    return run
 
 
-def _parse_components(parts: list[str], original: str) -> list[Component]:
-    out: list[Component] = []
-    for part in parts:
-        tokens = _SPLIT.findall(part)
-        if not tokens:
-            raise InvalidVersion(f"invalid version {original!r}: empty version component")
-        elements = [_element(t) for t in tokens]
-        if not part[0].isdigit():
-            elements.insert(0, 0)  # keep numbers and strings in phase
-        out.append(elements)
-    return out
+def _component(text: str) -> Component:
+    elements = [_element(run) for run in _RUNS.findall(text)]
+    if not text[0].isdigit():
+        elements.insert(0, 0)
+    return tuple(elements)
 
 
-def _element_key(e: Element) -> tuple:
-    return (0, e) if isinstance(e, str) else (1, e)
-
-
-def _is_zero(e: Element) -> bool:
-    return not isinstance(e, str) and e == 0
-
-
-def _padded_key(items: list[Any], is_zero: Any, sign: Any, key: Any) -> tuple:
-    """A tuple key comparing like ``items`` padded with zeros (see the module docstring)."""
-    n = len(items)
-    while n and is_zero(items[n - 1]):
+def component_key(elements: Component) -> Key:
+    """The padded-order key of one component (see the module docstring)."""
+    n = len(elements)
+    while n and elements[n - 1] == 0:
         n -= 1
     out: list[tuple] = []
     zeros = 0
-    for item in items[:n]:
-        if is_zero(item):
+    for i in range(n):
+        e = elements[i]
+        if e == 0:
             zeros += 1
-            continue
-        out.append((2, -zeros, key(item)) if sign(item) > 0 else (0, zeros, key(item)))
-        zeros = 0
+        elif e.__class__ is str:
+            out.append((0, zeros, e))
+            zeros = 0
+        else:
+            out.append((2, -zeros, e))
+            zeros = 0
     out.append(_END)
     return tuple(out)
 
 
-def _component_key(c: Component) -> tuple:
-    return _padded_key(c, _is_zero, lambda e: -1 if isinstance(e, str) else 1, _element_key)
+def _sequence_key(ckeys: tuple[Key, ...]) -> Key:
+    """The padded-order key of a list of components, given each component's key."""
+    n = len(ckeys)
+    while n and ckeys[n - 1] == _ZERO_COMPONENT_KEY:
+        n -= 1
+    out: list[tuple] = []
+    zeros = 0
+    for i in range(n):
+        ck = ckeys[i]
+        band = ck[0][0]  # 0: first non-zero element is a string, 2: a number, 1: all zeros
+        if band == 1:
+            zeros += 1
+        elif band == 0:
+            out.append((0, zeros, ck))
+            zeros = 0
+        else:
+            out.append((2, -zeros, ck))
+            zeros = 0
+    out.append(_END)
+    return tuple(out)
 
 
-def _component_is_zero(c: Component) -> bool:
-    return all(_is_zero(e) for e in c)
-
-
-def _component_sign(c: Component) -> int:
-    for e in c:
-        if not _is_zero(e):
-            return -1 if isinstance(e, str) else 1
-    return 0
-
-
-def _sequence_key(components: list[Component]) -> tuple:
-    return _padded_key(components, _component_is_zero, _component_sign, _component_key)
+def _split_components(text: str, start: int, vstr: str, keep_trailing_underscore: bool) -> list[Component]:
+    """Split at ``.``/``_``; ``start`` is where ``text`` begins in ``vstr`` (for error positions)."""
+    trailing = keep_trailing_underscore and text.endswith("_")
+    body = text[:-1] if trailing else text
+    pieces = body.replace("_", ".").split(".")
+    if trailing:
+        pieces[-1] += "_"  # openssl-style "1.0.1_": the underscore belongs to the last component
+    out: list[Component] = []
+    pos = start
+    for piece in pieces:
+        if not piece:
+            raise _VersionSyntaxError(vstr, "empty version component", pos)
+        out.append(_component(piece))
+        pos += len(piece) + 1
+    return out
 
 
 class VersionOrder:
-    """A conda version, totally ordered and hashable; ``str()`` is the string as given."""
+    """A conda version: totally ordered, hashable, and ``str()`` gives back the string as given.
 
-    __slots__ = ("_key", "epoch", "local", "norm", "original", "version")
+    Attributes: ``original`` (the given string), ``norm`` (stripped, lower case, ``-`` turned
+    into ``_`` where conda does so), ``epoch`` (int), ``version`` (conda's parsed components, the
+    epoch first), ``local`` (the parsed local part, empty without ``+``) and ``key`` (a tuple whose
+    order and equality are this version's; use it directly in ``sorted(..., key=...)``).
+    """
+
+    __slots__ = ("_lkeys", "_vkeys", "epoch", "key", "local", "norm", "original", "version")
 
     def __init__(self, vstr: str) -> None:
         if not isinstance(vstr, str):
-            vstr = str(vstr)
-        original = vstr.strip()
-        version = original.lower()
-        if not version:
-            raise InvalidVersion(f"invalid version {vstr!r}: empty version string")
-        if not _VALID.match(version) and "-" in version and "_" not in version:
-            version = version.replace("-", "_")  # dashes are allowed when there are no underscores
-        if not _VALID.match(version):
-            bad = sorted({ch for ch in version if not _VALID.match(ch)})
-            raise InvalidVersion(f"invalid version {vstr!r}: invalid character(s) {''.join(bad)!r}")
-        self.original = original
-        self.norm = version
-        parts = version.split("!")
-        if len(parts) == 1:
-            epoch = "0"
-        elif len(parts) == 2:
-            epoch = parts[0]
-            if not epoch.isdigit():
-                raise InvalidVersion(f"invalid version {vstr!r}: epoch must be an integer")
+            raise TypeError(f"a version must be a string, not {type(vstr).__name__}: {vstr!r}")
+        stripped = vstr.strip()
+        lead = len(vstr) - len(vstr.lstrip())
+        if not stripped:
+            raise _VersionSyntaxError(vstr, "empty version string", lead)
+        norm = stripped.lower()
+        if "-" in norm and "_" not in norm:
+            norm = norm.replace("-", "_")  # dashes are allowed when there are no underscores
+        for i, ch in enumerate(norm):
+            if ch not in _ALLOWED:
+                what = "'-' together with '_'" if ch == "-" else f"invalid character {stripped[i]!r}"
+                raise _VersionSyntaxError(vstr, what, lead + i)
+        epoch_text, bang, rest = norm.partition("!")
+        if not bang:
+            epoch_text, rest, offset = "0", norm, 0
         else:
-            raise InvalidVersion(f"invalid version {vstr!r}: duplicated epoch separator '!'")
-        pieces = parts[-1].split("+")
-        if len(pieces) > 2:
-            raise InvalidVersion(f"invalid version {vstr!r}: duplicated local version separator '+'")
-        main = pieces[0]
+            offset = len(epoch_text) + 1
+            second = rest.find("!")
+            if second >= 0:
+                raise _VersionSyntaxError(vstr, "duplicated epoch separator '!'", lead + offset + second)
+            if not epoch_text.isdigit():
+                raise _VersionSyntaxError(vstr, "epoch must be an integer", lead)
+        main, plus, local_text = rest.partition("+")
+        if plus:
+            second = local_text.find("+")
+            if second >= 0:
+                where = lead + offset + len(main) + 1 + second
+                raise _VersionSyntaxError(vstr, "duplicated local version separator '+'", where)
         if not main:
-            raise InvalidVersion(f"invalid version {vstr!r}: missing version before local version separator '+'")
-        local_parts = pieces[1].replace("_", ".").split(".") if len(pieces) == 2 else []
-        if main.endswith("_"):
-            # openssl-style "1.0.1_": a single trailing underscore stays part of the last component
-            main_parts = main[:-1].replace("_", ".").split(".")
-            main_parts[-1] += "_"
-        else:
-            main_parts = main.replace("_", ".").split(".")
-        self.epoch = int(epoch)
-        self.version = _parse_components([epoch, *main_parts], vstr)
-        self.local = _parse_components(local_parts, vstr)
-        self._key = (_sequence_key(self.version), _sequence_key(self.local))
+            reason = "missing version before local version separator '+'" if plus else "missing version after epoch"
+            raise _VersionSyntaxError(vstr, reason, lead + offset)
+        version = [(int(epoch_text),), *_split_components(main, lead + offset, vstr, True)]
+        local = _split_components(local_text, lead + offset + len(main) + 1, vstr, False) if plus else []
+        self.original = vstr
+        self.norm = norm
+        self.epoch = int(epoch_text)
+        self.version: tuple[Component, ...] = tuple(version)
+        self.local: tuple[Component, ...] = tuple(local)
+        self._vkeys = tuple(component_key(c) for c in version)
+        self._lkeys = tuple(component_key(c) for c in local)
+        self.key: Key = (_sequence_key(self._vkeys), _sequence_key(self._lkeys))
 
-    # -- ordering ----------------------------------------------------------------------------
-    @property
-    def key(self) -> tuple:
-        """A plain tuple ordering exactly like the version (for ``sorted(key=...)``)."""
-        return self._key
-
+    # -- ordering: everything goes through the precomputed key -------------------------------
     def __eq__(self, other: object) -> bool:
-        if not isinstance(other, VersionOrder):
+        if other.__class__ is not VersionOrder:
             return NotImplemented
-        return self._key == other._key
+        return self.key == other.key
 
     def __ne__(self, other: object) -> bool:
-        if not isinstance(other, VersionOrder):
+        if other.__class__ is not VersionOrder:
             return NotImplemented
-        return self._key != other._key
+        return self.key != other.key
 
     def __lt__(self, other: VersionOrder) -> bool:
-        return self._key < other._key
+        try:
+            return self.key < other.key
+        except AttributeError:
+            return NotImplemented
 
     def __le__(self, other: VersionOrder) -> bool:
-        return self._key <= other._key
+        try:
+            return self.key <= other.key
+        except AttributeError:
+            return NotImplemented
 
     def __gt__(self, other: VersionOrder) -> bool:
-        return self._key > other._key
+        try:
+            return self.key > other.key
+        except AttributeError:
+            return NotImplemented
 
     def __ge__(self, other: VersionOrder) -> bool:
-        return self._key >= other._key
+        try:
+            return self.key >= other.key
+        except AttributeError:
+            return NotImplemented
 
     def __hash__(self) -> int:
-        return hash(self._key)
+        return hash(self.key)
 
     def __str__(self) -> str:
         return self.original
@@ -186,42 +226,68 @@ class VersionOrder:
     def __reduce__(self) -> tuple:
         return (parse_version, (self.original,))
 
-    # -- prefix matching ---------------------------------------------------------------------
+    # -- conda's fuzzy "starts with" -----------------------------------------------------------
     def startswith(self, other: VersionOrder) -> bool:
-        """conda's fuzzy match: does this version begin with ``other`` (``1.2.*`` semantics)?
+        """Does this version begin with ``other`` the way conda's ``1.2.*`` means it?"""
+        return prefix_matcher(other)(self)
 
-        Components before ``other``'s last must be equal (with zero padding); in the last one,
-        elements before the last must be equal and a final string element is a prefix match.
-        """
-        if other.local:
-            if _sequence_key(self.version) != _sequence_key(other.version):
+
+def prefix_matcher(prefix: VersionOrder) -> Callable[[VersionOrder], bool]:
+    """A predicate ``v -> v.startswith(prefix)``, with everything about ``prefix`` precomputed.
+
+    conda's rule: all components of ``prefix`` but the last must equal the version's (zero
+    padded); in the last one, all elements but the last must be equal, and the last element must
+    be equal if it is a number or a string prefix of the version's element if it is a string.
+    When ``prefix`` has a local part, the version proper must be equal and the rule applies to the
+    local parts instead.
+    """
+    use_local = bool(prefix.local)
+    theirs = prefix.local if use_local else prefix.version
+    theirs_keys = prefix._lkeys if use_local else prefix._vkeys
+    main_key = prefix.key[0]
+    nt = len(theirs) - 1
+    head = theirs_keys[:nt]
+    last = theirs[nt]
+    ne = len(last) - 1
+    last_head_key = component_key(last[:ne])
+    target = last[ne]
+    target_is_str = isinstance(target, str)
+    target_text = target if isinstance(target, str) else ""
+
+    def match(v: VersionOrder) -> bool:
+        if use_local:
+            if v.key[0] != main_key:
                 return False
-            mine, theirs = self.local, other.local
+            mine, mine_keys = v.local, v._lkeys
         else:
-            mine, theirs = self.version, other.version
-        nt = len(theirs) - 1
-        if _sequence_key(mine[:nt]) != _sequence_key(theirs[:nt]):
+            mine, mine_keys = v.version, v._vkeys
+        if len(mine_keys) >= nt:
+            if mine_keys[:nt] != head:
+                return False
+        elif mine_keys + (_ZERO_COMPONENT_KEY,) * (nt - len(mine_keys)) != head:
             return False
-        last_mine: Component = mine[nt] if len(mine) > nt else []
-        last_theirs = theirs[nt]
-        ne = len(last_theirs) - 1
-        if _component_key(last_mine[:ne]) != _component_key(last_theirs[:ne]):
+        comp = mine[nt] if len(mine) > nt else ()
+        if ne and component_key(comp[:ne]) != last_head_key:
             return False
-        mine_e: Element = last_mine[ne] if len(last_mine) > ne else 0
-        theirs_e = last_theirs[ne]
-        if isinstance(theirs_e, str):
-            return isinstance(mine_e, str) and mine_e.startswith(theirs_e)
-        return not isinstance(mine_e, str) and mine_e == theirs_e
+        e: Element = comp[ne] if len(comp) > ne else 0
+        if isinstance(e, str):
+            return target_is_str and e.startswith(target_text)
+        return not target_is_str and e == target
+
+    return match
 
 
 _CACHE: dict[str, VersionOrder] = {}
+_CACHE_LIMIT = 1_000_000
 
 
-def parse_version(vstr: str) -> VersionOrder:
-    """The cached constructor: each distinct string is parsed once per process."""
-    found = _CACHE.get(vstr)
+def parse_version(vstr: str | VersionOrder) -> VersionOrder:
+    """The interning constructor: one :class:`VersionOrder` per distinct string, parsed once."""
+    found = _CACHE.get(vstr)  # type: ignore[arg-type]
     if found is None:
+        if isinstance(vstr, VersionOrder):
+            return vstr
         found = VersionOrder(vstr)
-        if len(_CACHE) < 1_000_000:
+        if len(_CACHE) < _CACHE_LIMIT:
             _CACHE[vstr] = found
     return found

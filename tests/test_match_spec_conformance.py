@@ -1,0 +1,148 @@
+"""MatchSpec against conda's grammar and against rattler on every real depends string (issue 2)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from solvent.errors import InvalidMatchSpec
+from solvent.match_spec import MatchSpec, parse_match_spec
+from solvent.record import PackageRecord
+from tests.conftest import CHANNELS, shared_path
+
+
+def test_match_spec_errors_name_the_position() -> None:
+    with pytest.raises(InvalidMatchSpec, match=r"'numpy >=1.2,,<2': empty version constraint at position 12"):
+        MatchSpec("numpy >=1.2,,<2")
+
+
+# -- MatchSpec -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "canonical"),
+    [
+        ("numpy", "numpy"),
+        ("numpy 1.8*", "numpy=1.8"),
+        ("numpy=1.8", "numpy=1.8"),
+        ("numpy==1.8", "numpy==1.8"),
+        ("numpy 1.8 py39_0", "numpy==1.8=py39_0"),
+        ("numpy=1.8=py39*", "numpy==1.8[build=py39*]"),  # conda: with a build, =1.8 is exact
+        ("numpy>=1.2,<2|==3", "numpy[version='>=1.2,<2|==3']"),
+        ("numpy >= 1.2", "numpy[version='>=1.2']"),
+        ("conda-forge::numpy", "conda-forge::numpy"),
+        ("conda-forge/linux-64::numpy", "conda-forge/linux-64::numpy"),
+        (
+            "numpy[version='>=1.2', build='*cuda*', build_number='>=3']",
+            "numpy[version='>=1.2',build=*cuda*,build_number='>=3']",
+        ),
+        ("numpy 1.8[version=1.9]", "numpy==1.9"),
+        ("numpy[subdir=linux-64, md5=abc]", "numpy[subdir=linux-64,md5=abc]"),
+        ("py*", "py*"),
+        ("mkl@", "*[track_features=mkl]"),
+        ("numpy # a comment", "numpy"),
+        (
+            "https://conda.anaconda.org/conda-forge/linux-64/numpy-1.8-py39_0.tar.bz2",
+            "https://conda.anaconda.org/conda-forge/linux-64::numpy==1.8=py39_0[url=https://conda.anaconda.org/conda-forge/linux-64/numpy-1.8-py39_0.tar.bz2]",
+        ),
+    ],
+)
+def test_match_spec_grammar_and_canonical_form(text: str, canonical: str) -> None:
+    spec = MatchSpec(text)
+    assert str(spec) == canonical
+    assert MatchSpec(str(spec)) == spec
+
+
+def test_match_spec_matching_fields() -> None:
+    r = PackageRecord.from_repodata(
+        "numpy-1.26.4-py39cuda_2.conda",
+        {
+            "name": "numpy",
+            "version": "1.26.4",
+            "build": "py39cuda_2",
+            "build_number": 2,
+            "subdir": "linux-64",
+            "md5": "m" * 32,
+            "license": "BSD-3-Clause",
+            "track_features": "mkl",
+        },
+        channel="conda-forge",
+        subdir="linux-64",
+    )
+    for text, ok in [
+        ("numpy", True),
+        ("numpy >=1.26", True),
+        ("numpy <1.26", False),
+        ("numpy=1.26", True),
+        ("numpy[build=*cuda*]", True),
+        ("numpy[build=*cpu*]", False),
+        ("numpy[build_number='>=3']", False),
+        ("conda-forge::numpy", True),
+        ("defaults::numpy", False),
+        ("numpy[subdir=osx-64]", False),
+        (f"numpy[md5={'m' * 32}]", True),
+        ("numpy[license=bsd-3-clause]", True),
+        ("num*", True),
+        ("numpy[track_features=mkl]", True),
+        ("numpy[track_features=nomkl]", False),
+    ]:
+        assert MatchSpec(text).match(r) is ok, text
+
+
+def test_parse_match_spec_interns() -> None:
+    assert parse_match_spec("libzlib >=1.2.13,<2.0a0") is parse_match_spec("libzlib >=1.2.13,<2.0a0")
+
+
+@pytest.mark.parametrize("text", ["", "numpy[version]", ">=1.2", "numpy[foo=bar]", "numpy[version=1.2] [build=x]"])
+def test_bad_match_specs(text: str) -> None:
+    with pytest.raises(InvalidMatchSpec):
+        MatchSpec(text)
+
+
+def test_every_real_depends_string_matches_like_rattler() -> None:
+    rattler = pytest.importorskip("rattler")
+    shared_path("channels")
+    strings: set[str] = set()
+    pairs = agree = 0
+    differences = []
+    for repo in sorted(Path(CHANNELS).glob("*/*/repodata.json")):
+        data = json.loads(repo.read_text())
+        entries = {**(data.get("packages") or {}), **(data.get("packages.conda") or {})}
+        if not entries:
+            continue
+        sparse = rattler.SparseRepoData(
+            rattler.Channel(repo.parent.parent.resolve().as_uri()), repo.parent.name, str(repo)
+        )
+        by_name: dict[str, dict[str, PackageRecord]] = {}
+        specs: set[str] = set()
+        for fn, entry in entries.items():
+            specs.update((entry.get("depends") or []) + (entry.get("constrains") or []))
+            rec = PackageRecord.from_repodata(fn, entry, channel="x", subdir=repo.parent.name)
+            by_name.setdefault(rec.name, {})[fn] = rec
+        strings |= specs
+        loaded: dict[str, dict[str, object]] = {}
+        for text in sorted(specs):
+            spec = parse_match_spec(text)  # every string parses
+            if "*" in spec.name or spec.name not in by_name:
+                continue
+            if spec.name not in loaded:
+                loaded[spec.name] = {r.file_name: r for r in sparse.load_records(rattler.PackageName(spec.name))}
+            theirs = rattler.MatchSpec(text, strict=False)
+            for fn, rec in by_name[spec.name].items():
+                other = loaded[spec.name].get(fn)
+                if other is None:
+                    continue
+                pairs += 1
+                if spec.match(rec) == theirs.matches(other):
+                    agree += 1
+                elif len(differences) < 20:
+                    differences.append((text, fn))
+    rate = agree / pairs if pairs else 0.0
+    print(
+        f"\n{len(strings)} distinct depends/constrains strings parse; "
+        f"{agree}/{pairs} matches agree with rattler ({rate:.2%})"
+    )
+    assert len(strings) > 5000
+    assert rate == 1.0, differences
