@@ -161,3 +161,24 @@ def test_python_dash_m(channel: Path, tmp_path: Path) -> None:
         [sys.executable, "-m", "solvent", "solve", "--help"], capture_output=True, text=True, timeout=60
     ).stdout
     assert "examples:" in help_text
+
+
+def test_installed_from_explicit_lockfile_and_conda_meta(
+    channel: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["solve", "-c", str(channel), "-p", "linux-64", "--cache-dir", str(tmp_path / "c"), "--json"]
+    explicit = tmp_path / "env.lock"
+    explicit.write_text(f"# platform: linux-64\n@EXPLICIT\n{channel.as_uri()}/linux-64/libz-1.0-0.tar.bz2#{'0' * 32}\n")
+    code, out, _ = run(capsys, *args, "--installed", str(explicit), "--update-modifier", "freeze-installed", "numpy")
+    assert code == 0
+    assert {p["name"]: p["version"] for p in json.loads(out)["packages"]}["libz"] == "1.0"
+    meta = tmp_path / "prefix" / "conda-meta"
+    meta.mkdir(parents=True)
+    (meta / "libz-1.0-0.json").write_text(
+        json.dumps({"name": "libz", "version": "1.0", "build": "0", "build_number": 0, "channel": "test"})
+    )
+    code, out, _ = run(
+        capsys, *args, "--installed", str(tmp_path / "prefix"), "--update-modifier", "freeze-installed", "numpy"
+    )
+    assert code == 0
+    assert {p["name"]: p["version"] for p in json.loads(out)["packages"]}["libz"] == "1.0"
