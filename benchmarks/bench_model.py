@@ -69,9 +69,11 @@ def main() -> int:
     print("|---|---|---|---|")
     for name, count, seconds in rows:
         print(f"| {name} | {count} | {seconds:.3f} | {count / seconds:,.0f} |")
-    print(f"\n{hits} of {len(pairs)} matches true; {grown / len(records):.0f} bytes per PackageRecord "
-          f"(tracemalloc, strings shared with the parsed JSON); caches: {len(v_module._CACHE)} versions, "
-          f"{len(ms_module._CACHE)} interned specs")
+    print(
+        f"\n{hits} of {len(pairs)} matches true; {grown / len(records):.0f} bytes per PackageRecord "
+        f"(tracemalloc, strings shared with the parsed JSON); caches: {len(v_module._CACHE)} versions, "
+        f"{len(ms_module._CACHE)} interned specs"
+    )
     return 0
 
 
