@@ -14,7 +14,7 @@ from typing import Any, Iterable, Sequence, Union
 from solvent.errors import InvalidInput
 from solvent.match_spec import MatchSpec, parse_match_spec
 from solvent.record import PackageRecord
-from solvent.solver.provider import Provider, RecordSource
+from solvent.solver.provider import Provider, RecordSource, requested_features
 from solvent.solver.resolver import UPDATE_MODIFIERS, ResolveStats
 
 SpecLike = Union[str, MatchSpec]
@@ -136,6 +136,19 @@ def _dependency_closure(installed: Sequence[PackageRecord], roots: Iterable[str]
     return seen
 
 
+def _all_satisfied(specs: Sequence[MatchSpec], live: Sequence[PackageRecord], pins: Sequence[MatchSpec]) -> bool:
+    by_name = {r.name: r for r in live}
+    for spec in (*specs, *pins):
+        record = by_name.get(spec.name)
+        if record is None:
+            if spec in pins:
+                continue  # a pin only constrains a name that is there
+            return False
+        if not spec.match(record):
+            return False
+    return True
+
+
 def solve(
     specs: Iterable[SpecLike],
     channels: Sequence[str] = (),
@@ -177,7 +190,9 @@ def solve(
     requested = parse_specs(specs)
     if not requested:
         raise InvalidInput("nothing to solve: give at least one spec")
-    history_specs = parse_specs(history)
+    # A spec asked for now replaces what was asked for the same name earlier (conda's specs_map).
+    asked_now = {s.name for s in requested}
+    history_specs = [s for s in parse_specs(history) if s.name not in asked_now]
     pin_specs = parse_specs(pins)
     virtual = _virtual_packages(platform, virtual_packages)
     cutoff = to_epoch_ms(exclude_newer)
@@ -195,19 +210,39 @@ def solve(
     if installed:
         source = _WithInstalled(source, installed)
 
+    live = [r for r in installed if not r.is_virtual]
+    if update_modifier == "specs-satisfied-skip-solve" and live and _all_satisfied(requested, live, pin_specs):
+        # conda's fast path: every requested spec already holds in the environment, so it stays
+        # exactly as it is (no solve, no updates of anything).
+        return Solution(
+            packages=sorted(live, key=lambda r: r.name),
+            specs=requested,
+            platform=platform,
+            virtual_packages=list(virtual),
+            timings={"load_s": time.perf_counter() - t0, "solve_s": 0.0},
+            stats=None,
+        )
     requested_names = {s.name for s in requested}
     required = list(history_specs)
     targets: list[PackageRecord] = []
-    live = [r for r in installed if not r.is_virtual]
     keep_free: set[str] = set(requested_names)
     if update_modifier == "update-deps":
         keep_free = _dependency_closure(live, requested_names)
-    for record in live:
-        if record.name in requested_names:
-            continue
-        required.append(parse_match_spec(record.name))
-        if update_modifier != "update-all" and record.name not in keep_free:
-            targets.append(record)
+    if update_modifier == "update-all":
+        # conda drops the version constraints of everything the user asked for earlier so all
+        # of it can float to the newest versions (pins still hold, through the provider), and
+        # keeps only those names: a dependency nobody asked for may leave the environment.
+        # Without any history every installed name is kept, unconstrained.
+        required = [parse_match_spec(s.name) for s in history_specs if s.name not in requested_names]
+        if not history_specs:
+            required = [parse_match_spec(r.name) for r in live if r.name not in requested_names]
+    else:
+        for record in live:
+            if record.name in requested_names:
+                continue
+            required.append(parse_match_spec(record.name))
+            if record.name not in keep_free:
+                targets.append(record)
     target_set = set(targets)
 
     provider = Provider(
@@ -219,6 +254,7 @@ def solve(
         exclude_newer_ms=cutoff,
         prefer=(target_set.__contains__) if target_set else None,
         add_pip_as_python_dependency=add_pip_as_python_dependency,
+        features=requested_features(requested),
     )
     t1 = time.perf_counter()
     stats: ResolveStats | None = None

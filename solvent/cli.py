@@ -93,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     solve.add_argument("--pin", action="append", default=[], metavar="SPEC", help="pinned spec (repeatable)")
     solve.add_argument(
         "--update-modifier",
-        choices=["freeze-installed", "update-specs", "update-deps", "update-all"],
+        choices=["freeze-installed", "update-specs", "update-deps", "update-all", "specs-satisfied-skip-solve"],
         default="update-specs",
     )
     solve.add_argument("--file", action="append", default=[], metavar="FILE", help="read specs from a file")

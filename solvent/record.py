@@ -183,6 +183,13 @@ class PackageRecord:
             raise InvalidRecord(f"virtual package {name}: {exc}") from None
         return cls(name, version, build, 0, subdir=subdir, channel=VIRTUAL_CHANNEL, fn=f"{name}-{version}-{build}")
 
+    @classmethod
+    def feature(cls, feature: str) -> PackageRecord:
+        """conda's stand-in for a feature asked for directly (``*[track_features=mkl]``): it
+        tracks the feature, so builds that have it are allowed, without installing any package."""
+        name = f"{feature}@"
+        return cls(name, "0", "0", 0, track_features=(feature,), channel=VIRTUAL_CHANNEL, fn=name)
+
     # -- lazily parsed parts -----------------------------------------------------------------
     @property
     def version_order(self) -> VersionOrder:

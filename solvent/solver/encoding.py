@@ -55,6 +55,7 @@ class Encoding:
         self.name_vars: dict[str, tuple[int, ...]] = {}
         self.requirements: list[Requirement] = []
         self.feature_var: dict[str, int] = {}
+        self.feature_trackers: dict[str, list[int]] = defaultdict(list)
         self._parked: dict[str, list[tuple[int, MatchSpec, Any]]] = defaultdict(list)
         self._expanded: set[int] = set()
         self._spec_vars: dict[MatchSpec, tuple[int, ...]] = {}
@@ -89,6 +90,7 @@ class Encoding:
         if fvar is None:
             fvar = self.feature_var[feature] = self.sat.new_var()
         self.sat.add_clause((-var, fvar), tag=(TRACKS, feature))
+        self.feature_trackers[feature].append(var)
 
     def spec_vars(self, spec: MatchSpec) -> tuple[int, ...]:
         """Variables of the candidates matching ``spec``, in policy order."""

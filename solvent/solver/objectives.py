@@ -5,7 +5,9 @@ minimizes a sequence of objectives over the whole solution, each one fixed at it
 the next is considered. The objectives that matter for ordinary requests are, in order:
 
 1. requested names: channel rank, then version rank;
-2. the number of distinct ``track_features`` switched on;
+2. the number of distinct ``track_features`` switched on, then the "misfeature" count: records
+   installed without a feature that a tracker in the solution switched on, while another build of
+   the same name has it (so ``nomkl`` installed pulls the ``nomkl`` builds of numpy and friends);
 3. requested names: build-number rank, then arch-before-noarch;
 4. installed packages that would change (when solving against an existing environment);
 5. every other name: channel, version, build-number and arch ranks;
@@ -90,6 +92,8 @@ class ClassicObjectives:
         self.freeze = freeze
         self._ranks: dict[str, list[tuple[int, tuple[int, int, int, int, int]]]] = {}
         self._installed_var: dict[str, int] = {}
+        self._misfeature_var: dict[tuple[int, str], int] = {}
+        self._misfeature_links: set[tuple[int, int]] = set()
 
     def _name_ranks(self, name: str) -> list[tuple[int, tuple[int, int, int, int, int]]]:
         found = self._ranks.get(name)
@@ -115,6 +119,32 @@ class ClassicObjectives:
 
     def _feature_count(self) -> Terms:
         return {var: 1 for var in self.encoding.feature_var.values()}
+
+    def _feature_metric(self) -> Terms:
+        """conda's ``generate_feature_metric``: one per (record, feature) where the record lacks a
+        feature that other builds of its name have and some installed record tracks."""
+        enc = self.encoding
+        sat = enc.sat
+        out: Terms = {}
+        trackers = enc.feature_trackers
+        for name_vars in list(enc.name_vars.values()):
+            records = [(v, enc.record_of[v]) for v in name_vars]
+            active = {f for _, r in records for f in r.features if f in trackers}
+            for feature in sorted(active):
+                for var, record in records:
+                    if feature in record.features:
+                        continue
+                    key = (var, feature)
+                    metric = self._misfeature_var.get(key)
+                    if metric is None:
+                        metric = self._misfeature_var[key] = sat.new_var()
+                    # metric >= record AND (some tracker installed); new trackers may appear later
+                    for tracker in trackers[feature]:
+                        if (metric, tracker) not in self._misfeature_links:
+                            self._misfeature_links.add((metric, tracker))
+                            sat.add_clause((-var, -tracker, metric), tag=("misfeature", feature))
+                    out[metric] = 1
+        return out
 
     def _update_count(self) -> Terms:
         enc = self.encoding
@@ -150,6 +180,7 @@ class ClassicObjectives:
             Objective("requested channel", self._metric(0, True)),
             Objective("requested version", self._metric(1, True)),
             Objective("track_features count", self._feature_count),
+            Objective("misfeature count", self._feature_metric),
             Objective("requested build number", self._metric(2, True)),
             Objective("requested arch over noarch", self._metric(3, True)),
             Objective("installed packages changed", self._update_count),
@@ -161,7 +192,7 @@ class ClassicObjectives:
             Objective("timestamps", self._timestamps),
         ]
         if self.freeze:
-            objectives.insert(0, objectives.pop(5))
+            objectives.insert(0, objectives.pop(6))
         return objectives
 
 

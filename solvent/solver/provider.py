@@ -66,8 +66,11 @@ class Provider:
         exclude_newer_ms: int | None = None,
         prefer: Callable[[PackageRecord], bool] | None = None,
         add_pip_as_python_dependency: bool = False,
+        features: Iterable[str] = (),
     ) -> None:
         self.source = source
+        # Features asked for directly: conda adds a pseudo record "<feature>@" that tracks each.
+        self.feature_records = {f: PackageRecord.feature(f) for f in sorted(set(features))}
         self.platform = platform
         self.policy = CandidatePolicy(channel_priority, source.channel_rank)
         self.virtual_packages = {r.name: r for r in virtual_packages}
@@ -95,6 +98,9 @@ class Provider:
         if name.startswith("__"):
             virtual = self.virtual_packages.get(name)
             return [virtual] if virtual is not None else []
+        if name.endswith("@"):
+            pseudo = self.feature_records.get(name[:-1])
+            return [pseudo] if pseudo is not None else []
         subdirs = (self.platform, "noarch")
         records = [r for r in self.source.records(name) if r.subdir in subdirs]
         if self.exclude_newer_ms is not None:
@@ -149,6 +155,8 @@ class Provider:
                 for record in self.candidates(name):
                     for tf in record.track_features:
                         table[tf].append(record)
+            for feature, pseudo in self.feature_records.items():
+                table[feature].insert(0, pseudo)
             self._trackers = {k: tuple(v) for k, v in table.items()}
         return self._trackers.get(feature, ())
 
@@ -178,6 +186,15 @@ class Provider:
 
 def _is_exact_name(name: str) -> bool:
     return "*" not in name and not name.startswith("^")
+
+
+def requested_features(specs: Iterable[MatchSpec]) -> set[str]:
+    """Features asked for by a bare ``*[track_features=...]`` spec (conda's feature request)."""
+    out: set[str] = set()
+    for spec in specs:
+        if spec.name == "*":
+            out |= _spec_track_features(spec)
+    return out
 
 
 def _spec_track_features(spec: MatchSpec) -> frozenset[str]:

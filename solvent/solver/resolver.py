@@ -21,7 +21,7 @@ from solvent.solver.objectives import ClassicObjectives, Terms, value_of
 from solvent.solver.provider import Provider
 
 POLICIES = ("classic", "greedy")
-UPDATE_MODIFIERS = ("freeze-installed", "update-specs", "update-deps", "update-all")
+UPDATE_MODIFIERS = ("freeze-installed", "update-specs", "update-deps", "update-all", "specs-satisfied-skip-solve")
 
 
 @dataclass
