@@ -32,6 +32,13 @@ ONE_PER_NAME = "one-per-name"  # ("one-per-name", name)
 TRACKS = "tracks"  # ("tracks", feature) links a tracker record to its feature variable
 
 
+_MAX_EXCLUDED = 8  # builds a requirement may exclude and still get direct "not this one" clauses
+
+
+def _is_exact(name: str) -> bool:
+    return "*" not in name and not name.startswith("^")
+
+
 class Requirement:
     """A clause "trigger implies one of candidates", remembered for the decision policy."""
 
@@ -112,6 +119,17 @@ class Encoding:
         clause = (-trigger, *candidates) if trigger else candidates
         self.requirements.append(Requirement(trigger, candidates, spec))
         self.sat.add_clause(clause, tag=tag)
+        if trigger and _is_exact(spec.name):
+            # "needs x != v" excludes a few builds of a name: say so directly. The clauses follow
+            # from the requirement and at-most-one, but unit propagation cannot see that, and
+            # without them every excluded build costs a conflict (minutes on a sudoku channel).
+            name_vars = self.name_vars.get(spec.name, ())
+            excluded = len(name_vars) - len(candidates)
+            if 0 < excluded <= _MAX_EXCLUDED:
+                allowed = set(candidates)
+                for var in name_vars:
+                    if var not in allowed:
+                        self.sat.add_clause((-trigger, -var), tag=tag)
 
     def constrain(self, trigger: int, spec: MatchSpec, tag: Any) -> None:
         """``trigger`` implies that no installed record of ``spec.name`` violates ``spec``."""
