@@ -1,4 +1,4 @@
-"""``python -m benchmarks run|report``: see docs/benchmarks.md."""
+"""``python -m benchmarks run|report|scale|realscale``: see docs/benchmarks.md."""
 
 from __future__ import annotations
 
@@ -23,7 +23,36 @@ def main() -> None:
     run.add_argument("--out", help="output directory (default benchmarks/results/<suite>)")
     rep = sub.add_parser("report", help="rewrite results.md and plots from results.json")
     rep.add_argument("dir")
+    sc = sub.add_parser("scale", help="synthetic scaling families: channel size, number of specs")
+    sc.add_argument("--family", choices=["size", "specs"], default="size")
+    sc.add_argument("--solvers", default="solvent,rattler,conda")
+    sc.add_argument("--points", help="comma list: names per channel (size) or requested names (specs)")
+    sc.add_argument("--repeat", type=int, default=1)
+    sc.add_argument("--timeout", type=float, default=600.0)
+    sc.add_argument("--out")
+    rs = sub.add_parser("realscale", help="real problems against a conda-forge-sized channel")
+    rs.add_argument("--records", type=int, default=465_000)
+    rs.add_argument("--solvers", default="solvent,rattler,conda")
+    rs.add_argument("--timeout", type=float, default=1200.0)
+    rs.add_argument("--out")
     args = ap.parse_args()
+    if args.cmd in ("scale", "realscale"):
+        from benchmarks import scaling
+
+        solvers = [s.strip() for s in args.solvers.split(",") if s.strip()]
+        results_dir = Path(__file__).parent / "results"
+        if args.cmd == "scale":
+            default = "250,1000,4000,16000" if args.family == "size" else "1,2,4,8,16,32"
+            points = [int(x) for x in (args.points or default).split(",")]
+            result = scaling.scale(args.family, solvers, points, args.repeat, args.timeout)
+            out = Path(args.out) if args.out else results_dir / f"scale-{args.family}"
+            scaling.write_scaling_report(result, out)
+        else:
+            result = scaling.realscale(solvers, args.records, args.timeout)
+            out = Path(args.out) if args.out else results_dir / "realscale"
+            scaling.write_realscale_report(result, out)
+        print((out / "report.md").read_text())
+        return
     from benchmarks.report import write_report
     from benchmarks.runner import run_suite
 

@@ -84,3 +84,39 @@ def test_summary_ratios() -> None:
     assert s["median_speedup_vs_conda"] == 6.0 and s["min_speedup_vs_conda"] == 2.0
     assert s["same_packages_as_conda"] == "1/2"
     assert "x=2=0" in markdown(results)
+
+
+def test_synthetic_channel_is_deterministic_and_solvable(tmp_path: Path) -> None:
+    from benchmarks.generate import ChannelShape, synthetic_channel, top_names
+    from solvent.api import solve
+    from solvent.solver.verify import verify_solution
+
+    shape = ChannelShape(names=300, seed=7)
+    size = synthetic_channel(shape, tmp_path / "a")
+    synthetic_channel(shape, tmp_path / "b")
+    first = (tmp_path / "a" / "linux-64" / "repodata.json").read_bytes()
+    assert first == (tmp_path / "b" / "linux-64" / "repodata.json").read_bytes()
+    other = ChannelShape(names=300, seed=8)
+    synthetic_channel(other, tmp_path / "c")
+    assert first != (tmp_path / "c" / "linux-64" / "repodata.json").read_bytes()
+    assert size["names"] == 301  # plus python
+    assert size["records"] > 300
+    solved = 0
+    for name in top_names(shape, 5):
+        try:
+            solution = solve([name], [str(tmp_path / "a")], "linux-64", virtual_packages=[], offline=True)
+        except Exception as exc:  # a deliberate conflict may make a request unsatisfiable
+            assert "Cannot solve" in str(exc) or "cannot" in str(exc).lower()
+            continue
+        solved += 1
+        assert not verify_solution(solution.packages, [name], platform="linux-64")
+    assert solved >= 3
+
+
+def test_growth_exponent() -> None:
+    from benchmarks.scaling import _slope
+
+    xs = [1000.0, 2000.0, 4000.0, 8000.0]
+    assert _slope(xs, [x * 0.001 for x in xs]) == pytest.approx(1.0)
+    assert _slope(xs, [(x / 1000) ** 2 for x in xs]) == pytest.approx(2.0)
+    assert _slope(xs[:1], [1.0]) is None
