@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -108,10 +109,19 @@ def _pkg_key(p: dict[str, Any]) -> str:
 
 def _run_child(cmd: list[str], timeout: float) -> tuple[dict[str, Any] | None, float, str]:
     t0 = time.perf_counter()
+    # A session of its own, so a timeout also stops what the child started (peer_solve.py runs
+    # conda as a further subprocess, which would otherwise keep a core busy for the next runs).
+    proc_ = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        stdout, stderr = proc_.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
+        try:
+            os.killpg(proc_.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc_.communicate()
         return None, time.perf_counter() - t0, "timeout"
+    proc = subprocess.CompletedProcess(cmd, proc_.returncode, stdout, stderr)
     wall = time.perf_counter() - t0
     start = proc.stdout.find("{")
     try:

@@ -2,19 +2,24 @@
 
 Requirements are kept in the order they were generated: the requested specs first, then the
 dependencies of each chosen record in the order records were chosen (breadth-first). The rule
-finds the first requirement that is active (its trigger is installed, or it is a requested spec)
-and not yet satisfied, and installs its best unassigned candidate. So the requested names are
-decided first, each to its best feasible candidate, then their dependencies, and so on: the first
-solution is the greedy-preferred one, as in libsolv and resolvo.
+takes the first requirement (in that order) that is active (its trigger is installed, or it is a
+requested spec) and not yet satisfied, and installs its best unassigned candidate. So the
+requested names are decided first, each to its best feasible candidate, then their dependencies,
+and so on: the first solution is the greedy-preferred one, as in libsolv and resolvo. When every
+active requirement is satisfied, the lowest unassigned variable is decided false ("not
+installed", the default for every package), which keeps the search deterministic.
 
-A requirement whose trigger is undecided (after a backjump) is settled last, by deciding its
-trigger "not installed", which is the default for every package.
-
-Scanning all requirements on every decision would be quadratic, so the rule keeps a cursor before
-which every requirement is known to be settled; the cursor is valid until the engine backtracks.
+The rule is incremental, because a large environment (thousands of packages, tens of thousands of
+requirements) makes rescanning the requirement list on every decision quadratic: a heap holds the
+candidates for "first active unsatisfied requirement"; a requirement enters it when its trigger
+appears on the trail, and leaves it when found satisfied (remembered with the decision level of
+its satisfier, and put back when a backjump undoes that level). The engine's low-water marks
+(``low_trail``, ``low_var``) say how far a backjump went since the last call.
 """
 
 from __future__ import annotations
+
+from heapq import heappop, heappush
 
 from solvent.solver.encoding import Encoding
 
@@ -24,53 +29,89 @@ class GreedyDecider:
 
     def __init__(self, encoding: Encoding) -> None:
         self.encoding = encoding
-        self._cursor = 0
-        self._backtracks = -1
+        self._indexed = 0  # requirements registered so far
+        self._by_trigger: dict[int, list[int]] = {}
+        self._heap: list[int] = []
+        self._queued: set[int] = set()
+        self._satisfied: dict[int, list[int]] = {}  # trail start of the satisfier's level -> reqs
+        self._ptr = 0  # trail entries before this were seen
+        self._free = 1  # every variable below this is assigned (the fallback's cursor)
+
+    def _push(self, i: int) -> None:
+        if i not in self._queued:
+            self._queued.add(i)
+            heappush(self._heap, i)
 
     def __call__(self) -> int | None:
         sat = self.encoding.sat
-        value = sat.value
-        if sat.backtracks != self._backtracks:
-            self._backtracks = sat.backtracks
-            self._cursor = 0
+        val = sat._val
+        trail = sat._trail
         requirements = self.encoding.requirements
-        cursor = self._cursor
-        advancing = True
-        fallback = 0
-        for i in range(cursor, len(requirements)):
+        push = self._push
+        # 1. a backjump since the last call: re-queue what it may have unsatisfied
+        low = sat.low_trail
+        if low < self._ptr:
+            self._ptr = low
+            for key in [k for k in self._satisfied if k >= low]:
+                for i in self._satisfied.pop(key):
+                    push(i)
+        if sat.low_var < self._free:
+            self._free = max(1, sat.low_var)
+        # 2. new requirements (expanding a record adds its dependencies)
+        by_trigger = self._by_trigger
+        for i in range(self._indexed, len(requirements)):
+            trigger = requirements[i].trigger
+            if not trigger:
+                push(i)
+            else:
+                by_trigger.setdefault(trigger, []).append(i)
+                if val[2 * trigger] == 1:
+                    push(i)
+        self._indexed = len(requirements)
+        # 3. triggers that became true
+        for pos in range(self._ptr, len(trail)):
+            code = trail[pos]
+            if not code & 1:
+                for i in by_trigger.get(code >> 1, ()):
+                    push(i)
+        self._ptr = len(trail)
+        sat.low_trail = len(trail)
+        sat.low_var = sat.num_vars + 1
+        # 4. the first active, unsatisfied requirement
+        heap = self._heap
+        level = sat._level
+        lim = sat._trail_lim
+        while heap:
+            i = heap[0]
             req = requirements[i]
             trigger = req.trigger
-            trig_value = value(trigger) if trigger else True
-            if trig_value is False:
-                if advancing:
-                    cursor = i + 1
+            if trigger and val[2 * trigger] != 1:
+                heappop(heap)  # inactive: it comes back when its trigger is installed
+                self._queued.discard(i)
                 continue
-            if req.satisfier and value(req.satisfier):
-                if advancing:
-                    cursor = i + 1
-                continue
-            satisfied = False
+            satisfier = req.satisfier if req.satisfier and val[2 * req.satisfier] == 1 else 0
             best = 0
-            for var in req.candidates:
-                v = value(var)
-                if v:
-                    req.satisfier = var
-                    satisfied = True
-                    break
-                if v is None and not best:
-                    best = var
-            if satisfied:
-                if advancing:
-                    cursor = i + 1
+            if not satisfier:
+                for var in req.candidates:
+                    v = val[2 * var]
+                    if v == 1:
+                        satisfier = req.satisfier = var
+                        break
+                    if v == 0 and not best:
+                        best = var
+            if satisfier:
+                heappop(heap)
+                self._queued.discard(i)
+                lv = level[satisfier]
+                key = lim[lv - 1] if lv else 0
+                self._satisfied.setdefault(key, []).append(i)
                 continue
-            if trig_value is True:
-                self._cursor = cursor
-                if best:
-                    return best
-                # every candidate is false: propagation reports the conflict; let the engine go on
-                return None
-            advancing = False
-            if not fallback:
-                fallback = -trigger
-        self._cursor = cursor
-        return fallback or None
+            # every candidate false: propagation reports the conflict; let the engine go on
+            return best or None
+        # 5. everything asked for is there: the rest is "not installed"
+        n = sat.num_vars
+        free = self._free
+        while free <= n and val[2 * free] != 0:
+            free += 1
+        self._free = free
+        return -free if free <= n else None

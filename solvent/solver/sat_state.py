@@ -133,6 +133,11 @@ class _State:
         self._notify_head = 0
         self._lin_undo: list[tuple[int, _Linear, int]] = []
         self.backtracks = 0
+        # Low-water marks since a decision policy last looked (it resets them): the shortest the
+        # trail has been and the smallest variable unassigned, so the policy can update its own
+        # incremental state instead of rescanning.
+        self.low_trail = 0
+        self.low_var = 0
         self.stats = SatStats()
 
     @property
@@ -200,6 +205,11 @@ class _State:
             if not in_heap[v]:
                 in_heap[v] = True
                 heappush(heap, (-act[v], v))
+        low = min(code >> 1 for code in trail[pos:]) if pos < len(trail) else self.low_var
+        if low < self.low_var:
+            self.low_var = low
+        if pos < self.low_trail:
+            self.low_trail = pos
         del trail[pos:]
         del lim[level:]
         if self._qhead > pos:
