@@ -34,6 +34,7 @@ def main() -> None:
     rs.add_argument("--records", type=int, default=465_000)
     rs.add_argument("--solvers", default="solvent,rattler,conda")
     rs.add_argument("--timeout", type=float, default=1200.0)
+    rs.add_argument("--synthetic", type=int, default=0, help="also request N generated names")
     rs.add_argument("--out")
     args = ap.parse_args()
     if args.cmd in ("scale", "realscale"):
@@ -48,7 +49,7 @@ def main() -> None:
             out = Path(args.out) if args.out else results_dir / f"scale-{args.family}"
             scaling.write_scaling_report(result, out)
         else:
-            result = scaling.realscale(solvers, args.records, args.timeout)
+            result = scaling.realscale(solvers, args.records, args.timeout, args.synthetic)
             out = Path(args.out) if args.out else results_dir / "realscale"
             scaling.write_realscale_report(result, out)
         print((out / "report.md").read_text())
