@@ -72,6 +72,7 @@ def _measure(problem: Problem, solver: str, timeout: float, repeat: int) -> Run:
 
 def scale(family: str, solvers: list[str], points: list[int], repeat: int, timeout: float) -> dict[str, Any]:
     rows: list[dict[str, Any]] = []
+    gave_up: dict[str, str] = {}
     for point in points:
         shape = ChannelShape(names=point if family == "size" else 4000)
         directory, size = _channel(shape)
@@ -82,9 +83,16 @@ def scale(family: str, solvers: list[str], points: list[int], repeat: int, timeo
         for solver in solvers:
             times, rss, statuses = [], [], []
             for i, specs in enumerate(requests):
+                if solver in gave_up:
+                    # A solver that timed out once is not run on bigger or further problems of the
+                    # family: its growth is already shown, and each timeout costs the full budget.
+                    statuses.append(f"skipped: timed out at {gave_up[solver]}")
+                    continue
                 problem = Problem(f"{family}-{point}-{i}", [str(directory)], "linux-64", specs, VIRTUAL, "strict")
                 run = _measure(problem, solver, timeout, repeat)
                 statuses.append(run.status)
+                if run.status == "timeout":
+                    gave_up[solver] = f"{family} {point}"
                 if run.status in ("ok", "unsat") and run.total_s is not None:
                     times.append(run.total_s)
                     if run.peak_rss_mb:
