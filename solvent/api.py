@@ -269,7 +269,15 @@ def solve(
     else:
         from solvent.solver.backends import solve_with_backend
 
-        packages = solve_with_backend(backend, provider, requested, required=required, policy=policy)
+        packages = solve_with_backend(
+            backend,
+            provider,
+            requested,
+            required=required,
+            policy=policy,
+            targets=targets,
+            freeze=update_modifier == "freeze-installed",
+        )
     t2 = time.perf_counter()
     return Solution(
         packages=packages,

@@ -79,7 +79,9 @@ def _dist(record: PackageRecord, with_channel: bool) -> str:
     return dist
 
 
-def _run(case: dict[str, Any]) -> tuple[list[PackageRecord] | None, Unsatisfiable | None, list[PackageRecord]]:
+def _run(
+    case: dict[str, Any], backend: str = "cdcl"
+) -> tuple[list[PackageRecord] | None, Unsatisfiable | None, list[PackageRecord]]:
     channels = _channel_dirs(case)
     platform = case["platform"]
     virtual = [parse_virtual_package(v) for v in BASICS[platform] + list(case.get("virtual_packages") or [])]
@@ -98,14 +100,15 @@ def _run(case: dict[str, Any]) -> tuple[list[PackageRecord] | None, Unsatisfiabl
             update_modifier=case.get("update_modifier", "update-specs"),
             add_pip_as_python_dependency=bool(case.get("add_pip")),
             source=index,
+            backend=backend,
         )
     except Unsatisfiable as exc:
         return None, exc, virtual
     return solution.packages, None, virtual
 
 
-def _check(case: dict[str, Any]) -> None:
-    packages, error, virtual = _run(case)
+def _check(case: dict[str, Any], backend: str = "cdcl") -> None:
+    packages, error, virtual = _run(case, backend)
     expect = case["expect"]
     if expect.get("unsatisfiable"):
         assert packages is None, f"expected unsatisfiable, solvent found {sorted(map(str, packages or []))}"
@@ -188,3 +191,10 @@ def test_case_file_is_well_formed() -> None:
 @pytest.mark.parametrize("case", _params())
 def test_conda_case(case: dict[str, Any]) -> None:
     _check(case)
+
+
+@pytest.mark.parametrize("case", _params())
+def test_conda_case_pycosat(case: dict[str, Any]) -> None:
+    """The C back-end minimizes the same objective sequence, so it must give the same answers."""
+    pytest.importorskip("pycosat")
+    _check(case, backend="pycosat")

@@ -180,6 +180,38 @@ def test_features_require_a_tracker() -> None:
     assert {r.name for r in out} == {"scipy", "mkl-feature"}
 
 
+def test_featured_builds_come_after_plain_ones_of_the_same_version() -> None:
+    """The greedy order puts a build that needs a feature after a plain build of its version."""
+    records = [
+        rec("mkl-feature", "1", track_features="mkl"),
+        rec("scipy", "1", build="p0", features="mkl", timestamp=2000),
+        rec("scipy", "1", build="0", timestamp=1000),
+        rec("scipy", "0.9", build="0", timestamp=3000),
+    ]
+    for policy in ("greedy", "classic"):
+        out = solve_records(records, ["scipy"], policy=policy)
+        assert [(r.name, r.version, r.build) for r in out] == [("scipy", "1", "0")], policy
+
+
+def test_later_objectives_cannot_escape_an_earlier_bound_through_new_names() -> None:
+    """conda minimizes track_features before dependency versions. The greedy first solution never
+    touches the feature's tracker, so the feature-count bound is fixed over no terms; the search for
+    a newer ``dep`` then reaches the featured ``lib`` and its tracker. The optimizer must notice the
+    grown encoding and take the feature count again: conda keeps the plain ``lib`` and the older
+    ``dep``."""
+    records = [
+        rec("app", "1", depends=["lib"]),
+        rec("lib", "1", build="plain", depends=["dep 1.*"]),
+        rec("lib", "1", build="feat", features="f", depends=["dep 2.*"]),
+        rec("tracker", "1", track_features="f"),
+        rec("dep", "1.0"),
+        rec("dep", "2.0"),
+    ]
+    out = solve_records(records, ["app"])
+    assert names_versions(out) == {"app": "1", "lib": "1", "dep": "1.0"}
+    assert {r.build for r in out if r.name == "lib"} == {"plain"}
+
+
 def test_build_number_and_timestamp_order() -> None:
     records = [
         rec("x", "1", build="a", build_number=1, timestamp=2000),

@@ -7,10 +7,12 @@ The order is documented in ``docs/solver.md``; in short, within a name:
 1. higher channel priority first (unless channel priority is ``disabled``);
 2. records without ``track_features`` before records with them (features are opt-in in conda);
 3. higher version;
-4. higher build number;
-5. arch-specific before ``noarch`` (conda's tie-break);
-6. newer timestamp;
-7. build string, then file name, so the order is total and deterministic.
+4. fewer ``features`` (a featured build such as numpy's ``_p0`` mkl builds drags in the package that
+   tracks the feature; conda's "misfeature" objective ranks right after version, and so does this);
+5. higher build number;
+6. arch-specific before ``noarch`` (conda's tie-break);
+7. newer timestamp;
+8. build string, then file name, so the order is total and deterministic.
 
 conda's classic solver ranks candidates with a similar key (``Resolve.version_key``) but turns it
 into global objectives rather than a decision order; :func:`classic_version_key` reproduces that key
@@ -54,6 +56,7 @@ class CandidatePolicy:
             rank,
             len(record.track_features),
             _Reversed(vo),
+            len(record.features),
             -record.build_number,
             record.subdir == "noarch",
             -record.timestamp,

@@ -37,6 +37,7 @@ class ResolveStats:
     solves: int = 0
     greedy_s: float = 0.0
     optimize_s: float = 0.0
+    optimize_passes: int = 0
     objectives: dict[str, int] = field(default_factory=dict)
     optimal: bool = True
 
@@ -96,10 +97,19 @@ class Resolver:
             requested = {s.name for s in specs}
             spec_names = requested | {s.name for s in required}
             objectives = ClassicObjectives(enc, requested, spec_names, targets, freeze)
-            fixed: list[int] = []
-            for objective in objectives.sequence():
-                best = self._minimize(objective.terms, decider, fixed)
-                self.stats.objectives[objective.name] = best
+            while True:
+                # An objective's bound covers the names touched when it was fixed. A later
+                # objective may lead the search to new names (a featured build's tracker, say)
+                # whose terms the earlier bounds never saw, so a pass that grew the encoding is
+                # repeated from the first objective; each repeat needs growth, so this ends.
+                touched = len(enc.record_of)
+                fixed: list[int] = []
+                for objective in objectives.sequence():
+                    best = self._minimize(objective.terms, decider, fixed)
+                    self.stats.objectives[objective.name] = best
+                self.stats.optimize_passes += 1
+                if len(enc.record_of) == touched:
+                    break
             self.stats.optimize_s = time.perf_counter() - t1
         self._record_stats()
         return [r for r in enc.chosen(self.model) if not r.is_virtual]
@@ -149,13 +159,15 @@ class Resolver:
                     break
                 else:
                     lower = bound + 1
+            # The bound holds under an assumption, not as a permanent clause: a later pass over
+            # a grown encoding may need to trade it for an earlier objective's new terms.
+            guard = sat.new_var()
             if best:
-                guard = sat.new_var()
                 sat.add_linear_le([(w, lit) for lit, w in terms.items()], best, guard=guard)
-                fixed.append(guard)
             else:
                 for lit in terms:
-                    sat.add_clause((-lit,))
+                    sat.add_clause((-guard, -lit))
+            fixed.append(guard)
             if len(enc.record_of) == n_vars:
                 return best
 

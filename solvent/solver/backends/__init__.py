@@ -21,11 +21,15 @@ def solve_with_backend(
     *,
     required: Iterable[MatchSpec] = (),
     policy: str = "classic",
+    targets: Sequence[PackageRecord] = (),
+    freeze: bool = False,
 ) -> list[PackageRecord]:
+    """``targets`` (installed records to keep) and ``freeze`` shape the objectives of the
+    optimizing back-ends; resolvelib has no objectives and answers greedily."""
     if backend == "pycosat":
         from solvent.solver.backends.pycosat_backend import solve_pycosat
 
-        return solve_pycosat(provider, specs, required, policy=policy)
+        return solve_pycosat(provider, specs, required, policy=policy, targets=targets, freeze=freeze)
     if backend == "resolvelib":
         from solvent.solver.backends.resolvelib_backend import solve_resolvelib
 
@@ -33,5 +37,7 @@ def solve_with_backend(
     if backend == "cdcl":
         from solvent.solver.resolver import Resolver
 
-        return Resolver(provider, policy=policy).resolve(specs, required=list(required))
+        return Resolver(provider, policy=policy).resolve(
+            specs, required=list(required), targets=list(targets), freeze=freeze
+        )
     raise InvalidInput(f"unknown back-end {backend!r}: expected cdcl, pycosat or resolvelib")

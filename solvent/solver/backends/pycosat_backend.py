@@ -181,7 +181,14 @@ def _value(terms: list[tuple[int, int]], model: set[int]) -> int:
     return sum(w for lit, w in terms if (lit in model if lit > 0 else -lit not in model))
 
 
-def _classic_terms(cnf: CNF, requested: frozenset[str], spec_names: frozenset[str]) -> list[list[tuple[int, int]]]:
+def _classic_terms(
+    cnf: CNF,
+    requested: frozenset[str],
+    spec_names: frozenset[str],
+    targets: Sequence[PackageRecord] = (),
+    freeze: bool = False,
+) -> list[list[tuple[int, int]]]:
+    """conda's objective sequence, the same one :mod:`solvent.solver.objectives` minimizes."""
     key = cnf.provider.policy.classic_version_key
     metrics: dict[tuple[bool, int], list[tuple[int, int]]] = {}
     for name, name_vars in cnf.name_vars.items():
@@ -193,12 +200,26 @@ def _classic_terms(cnf: CNF, requested: frozenset[str], spec_names: frozenset[st
                 if rank:
                     metrics.setdefault((is_req, index), []).append((cnf.var_of[record], rank))
     features: dict[str, int] = {}
+    trackers: dict[str, list[int]] = {}
     for var, record in cnf.record_of.items():
         for tf in record.track_features:
             fvar = features.get(tf)
             if fvar is None:
                 fvar = features[tf] = cnf.new_var()
             cnf.clauses.append([-var, fvar])
+            trackers.setdefault(tf, []).append(var)
+    # conda's generate_feature_metric: a build without a feature that other builds of its name
+    # have counts once when that feature is switched on in the solution.
+    misfeatures: list[tuple[int, int]] = []
+    for name_vars in cnf.name_vars.values():
+        records = [(v, cnf.record_of[v]) for v in name_vars]
+        active = {f for _, r in records for f in r.features if f in features}
+        for feature in sorted(active):
+            for var, record in records:
+                if feature not in record.features:
+                    metric = cnf.new_var()
+                    cnf.clauses.append([-var, -features[feature], metric])
+                    misfeatures.append((metric, 1))
     count = []
     for name, name_vars in cnf.name_vars.items():
         if name in spec_names or name.startswith("__") or not name_vars:
@@ -211,12 +232,15 @@ def _classic_terms(cnf: CNF, requested: frozenset[str], spec_names: frozenset[st
         return metrics.get((req, index), [])
 
     timestamps = m(True, 4) + m(False, 4)
-    return [
+    changed = [(-cnf.var_of[r], 1) for r in targets if r in cnf.var_of]
+    sequence = [
         m(True, 0),
         m(True, 1),
         [(v, 1) for v in features.values()],
+        misfeatures,
         m(True, 2),
         m(True, 3),
+        changed,
         m(False, 0),
         m(False, 1),
         m(False, 2),
@@ -224,6 +248,9 @@ def _classic_terms(cnf: CNF, requested: frozenset[str], spec_names: frozenset[st
         count,
         timestamps,
     ]
+    if freeze:
+        sequence.insert(0, sequence.pop(6))
+    return sequence
 
 
 def solve_pycosat(
@@ -231,6 +258,8 @@ def solve_pycosat(
     specs: Sequence[MatchSpec],
     required: Iterable[MatchSpec] = (),
     policy: str = "classic",
+    targets: Sequence[PackageRecord] = (),
+    freeze: bool = False,
 ) -> list[PackageRecord]:
     pycosat = _import_pycosat()
     required = list(required)
@@ -259,7 +288,11 @@ def solve_pycosat(
         model = _greedy(cnf, specs, required, sat)
     else:
         objectives = _classic_terms(
-            cnf, frozenset(s.name for s in specs), frozenset(s.name for s in (*specs, *required))
+            cnf,
+            frozenset(s.name for s in specs),
+            frozenset(s.name for s in (*specs, *required)),
+            targets,
+            freeze,
         )
         # The objectives added auxiliary variables and clauses: take a model that covers them.
         model = sat([]) or model
