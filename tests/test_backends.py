@@ -84,10 +84,16 @@ def test_constrains_on_present_virtual_package(backend: str) -> None:
 def test_every_backend_installs_a_tracker_for_features(backend: str) -> None:
     records = [
         rec("mkl", "11", track_features="mkl"),
-        rec("numpy", "1.7", build="p0", features="mkl", build_number=1),
+        rec("mkl-rt", "11", depends=["mkl"]),
+        rec("numpy", "1.7", build="p0", features="mkl", build_number=1, depends=["mkl-rt"]),
         rec("numpy", "1.7", build="plain", build_number=0),
     ]
     provider = Provider(RecordSet(records, ["test"]), platform="linux-64")
     out = solve_with_backend(backend, provider, [parse_match_spec("numpy[build=p0]")], policy="greedy")
     assert_valid_solution(out, ["numpy[build=p0]"], platform="linux-64")
-    assert {r.name for r in out} == {"numpy", "mkl"}
+    assert {r.name for r in out} == {"numpy", "mkl-rt", "mkl"}
+    # Without a dependency that names the tracker, conda never loads it: the featured build is out.
+    alone = [records[0], rec("numpy", "1.7", build="p0", features="mkl", build_number=1)]
+    provider = Provider(RecordSet(alone, ["test"]), platform="linux-64")
+    with pytest.raises(Unsatisfiable):
+        solve_with_backend(backend, provider, [parse_match_spec("numpy[build=p0]")], policy="greedy")

@@ -176,8 +176,37 @@ def test_features_require_a_tracker() -> None:
         rec("scipy", "1", build="mkl", features="mkl", build_number=5),
         rec("scipy", "1", build="plain", build_number=1),
     ]
-    out = solve_records(records, ["scipy[build=mkl]"])
+    out = solve_records(records, ["scipy[build=mkl]", "mkl-feature"])
     assert {r.name for r in out} == {"scipy", "mkl-feature"}
+    # Nothing depends on the tracker by name, so conda never loads it: the featured build is out.
+    with pytest.raises(Unsatisfiable):
+        solve_records(records, ["scipy[build=mkl]"])
+
+
+# Each answer below is what conda's classic solver gives on this channel (checked with
+# ../shared/peers/peer_solve.py): a feature is a soft dependency that never pulls its tracker in.
+SOFT_FEATURE = [
+    rec("app", "1", depends=["lib"]),
+    rec("lib", "2", build="feat", features="f"),
+    rec("lib", "1", build="plain"),
+    rec("tracker", "1", track_features="f"),
+    rec("other", "1", depends=["tracker"]),
+]
+
+
+@pytest.mark.parametrize(
+    ("specs", "expected"),
+    [
+        (["app"], {"app-1-0", "lib-1-plain"}),
+        (["lib"], {"lib-1-plain"}),
+        (["app", "tracker"], {"app-1-0", "lib-2-feat", "tracker-1-0"}),
+        (["app", "other"], {"app-1-0", "lib-2-feat", "other-1-0", "tracker-1-0"}),
+    ],
+)
+@pytest.mark.parametrize("policy", ["classic", "greedy"])
+def test_a_feature_never_pulls_its_tracker_in(specs: list[str], expected: set[str], policy: str) -> None:
+    out = solve_records(SOFT_FEATURE, specs, policy=policy)
+    assert {f"{r.name}-{r.version}-{r.build}" for r in out} == expected
 
 
 def test_featured_builds_come_after_plain_ones_of_the_same_version() -> None:

@@ -98,6 +98,7 @@ class Tally:
     problems: int = 0
     sat: int = 0
     identical: int = 0
+    conda_not_rattler: int = 0
     differences: list[str] = field(default_factory=list)
 
 
@@ -147,6 +148,17 @@ def _solvent(stack: Stack, specs: tuple[str, ...], virtual: list[str]) -> tuple[
     return True, {r.name: f"{r.version}-{r.build}" for r in solution.packages}, ""
 
 
+# Problems where rattler and conda disagree on the verdict, and solvent gives conda's (checked with
+# ../shared/peers/peer_solve.py --solver conda --channel-priority strict). rattler ignores legacy
+# ``features``; conda requires a tracker for each and never pulls one in through the feature.
+CONDA_NOT_RATTLER = {
+    ("anaconda-pro-2016", ("iopro",)): (
+        "every iopro build for the only python (3.3) needs numpy's mkl-featured builds, whose "
+        "trackers no dependency names: conda and solvent say unsatisfiable, rattler installs it"
+    ),
+}
+
+
 @pytest.mark.parametrize(("stack", "specs"), _problems())
 def test_same_verdict_as_rattler(stack: Stack, specs: tuple[str, ...]) -> None:
     virtual = [*VIRTUAL[stack.platform], *stack.extra_virtual]
@@ -158,6 +170,10 @@ def test_same_verdict_as_rattler(stack: Stack, specs: tuple[str, ...]) -> None:
         [CHANNELS / c for c in stack.channels], specs, stack.platform, virtual, strict=True
     )
     TALLY.problems += 1
+    if (stack.name, specs) in CONDA_NOT_RATTLER:
+        assert not ok and r_ok, f"{specs}: expected solvent unsat (as conda) and rattler sat"
+        TALLY.conda_not_rattler += 1
+        return
     assert ok == r_ok, f"verdicts differ on {specs}: solvent {ok} ({why[:400]}), rattler {r_ok} ({r_why[:400]})"
     if ok:
         TALLY.sat += 1
@@ -179,7 +195,8 @@ def test_identical_rate(capsys: pytest.CaptureFixture[str]) -> None:
     rate = TALLY.identical / TALLY.sat
     with capsys.disabled():
         print(
-            f"\nsnapshots vs rattler: {TALLY.problems} problems, same verdict on all, "
+            f"\nsnapshots vs rattler: {TALLY.problems} problems, same verdict on all but "
+            f"{TALLY.conda_not_rattler} (where solvent gives conda's), "
             f"{TALLY.sat} satisfiable, identical sets {TALLY.identical}/{TALLY.sat} ({rate:.0%})"
         )
         for line in TALLY.differences:

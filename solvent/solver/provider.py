@@ -8,7 +8,7 @@ feed it: the channel index, an in-memory :class:`RecordSet` in tests, a lockfile
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import defaultdict, deque
 from typing import Callable, Iterable, Protocol, Sequence, runtime_checkable
 
 from solvent.match_spec import MatchSpec, parse_match_spec
@@ -85,6 +85,24 @@ class Provider:
         self._matches: dict[MatchSpec, tuple[PackageRecord, ...]] = {}
         self._dependencies: dict[PackageRecord, tuple[MatchSpec, ...]] = {}
         self._trackers: dict[str, tuple[PackageRecord, ...]] | None = None
+        self._roots: tuple[MatchSpec, ...] | None = None
+        self._pulled_in: set[PackageRecord] | None = None
+
+    def set_roots(self, specs: Iterable[MatchSpec]) -> None:
+        """The specs of the problem, for conda's rule that a feature never pulls its tracker in.
+
+        A record with ``features: f`` needs some record that tracks ``f`` installed, but conda
+        only counts trackers its reduced index holds, and that index follows a ``track_features``
+        dependency only for the records the request itself matches ("a feature is a soft
+        dependency: it must be in the environment, but it is not pulled in"). So a dependency
+        deep in the graph that needs the ``mkl`` feature is out unless the request, or an
+        ordinary dependency, reaches a package that tracks ``mkl``. Without roots every tracker
+        counts (rattler's reading).
+        """
+        self._roots = tuple(specs)
+        self._pulled_in = None
+        for spec in [m for m in self._matches if _spec_track_features(m)]:
+            del self._matches[spec]
 
     # -- candidates ---------------------------------------------------------------------------
     def candidates(self, name: str) -> tuple[PackageRecord, ...]:
@@ -137,6 +155,9 @@ class Provider:
             pool: list[PackageRecord] = []
             for feature in sorted(features):
                 pool.extend(self.trackers(feature))
+            if self._roots is not None and spec not in self._roots:
+                pulled = self._reachable()
+                pool = [r for r in pool if r in pulled or r.name.endswith("@")]
             return pool
         names = getattr(self.source, "names", None)
         if names is None:
@@ -159,6 +180,72 @@ class Provider:
                 table[feature].insert(0, pseudo)
             self._trackers = {k: tuple(v) for k, v in table.items()}
         return self._trackers.get(feature, ())
+
+    def _reachable(self) -> set[PackageRecord]:
+        """Records that conda's reduced index holds: the roots' matches, everything their
+        dependencies reach, and the trackers of the roots' matches' own features; features
+        deeper down are not followed. Computed once, and only when a featured record is met: it
+        reads every reachable name, which legacy-feature channels are small enough for."""
+        if self._pulled_in is None:
+            indexed = self._index_names()
+            seen: set[PackageRecord] = set()
+            done: set[tuple[MatchSpec, bool]] = set()
+            queue = deque((spec, True) for spec in self._roots or ())
+            while queue:
+                spec, root = queue.popleft()
+                if (spec, root) in done:
+                    continue
+                done.add((spec, root))
+                features = _spec_track_features(spec)
+                if _is_exact_name(spec.name):
+                    pool: Sequence[PackageRecord] = self.candidates(spec.name)
+                elif features:
+                    pool = [r for f in sorted(features) for r in self.trackers(f)]
+                else:
+                    pool = self._glob_pool(spec)
+                for record in pool:
+                    if record.name not in indexed or not spec.match(record):
+                        continue
+                    if record in seen and not root:
+                        continue
+                    seen.add(record)
+                    for dep in self.dependencies(record):
+                        if root or not _spec_track_features(dep):
+                            queue.append((dep, False))
+            self._pulled_in = seen
+        return self._pulled_in
+
+    def _index_names(self) -> set[str]:
+        """The names conda loads into its index for these roots: every name a dependency of any
+        record of a collected name mentions, plus every tracker of a feature that a collected
+        record tracks or a root asks for. A record's ``features`` add nothing, so a tracker no
+        dependency names is not in conda's index at all."""
+        names: set[str] = set()
+        done_features: set[str] = set()
+        pending: deque[str] = deque()
+        pending_features: deque[str] = deque()
+        for spec in self._roots or ():
+            if _is_exact_name(spec.name):
+                pending.append(spec.name)
+            pending_features.extend(_spec_track_features(spec))
+        while pending or pending_features:
+            while pending:
+                name = pending.popleft()
+                if name in names:
+                    continue
+                names.add(name)
+                for record in self.candidates(name):
+                    for dep in self.dependencies(record):
+                        if _is_exact_name(dep.name) and dep.name not in names:
+                            pending.append(dep.name)
+                    pending_features.extend(f for f in record.track_features if f not in done_features)
+            while pending_features:
+                feature = pending_features.popleft()
+                if feature in done_features:
+                    continue
+                done_features.add(feature)
+                pending.extend(r.name for r in self.trackers(feature) if r.name not in names)
+        return names
 
     # -- edges ----------------------------------------------------------------------------------
     def dependencies(self, record: PackageRecord) -> tuple[MatchSpec, ...]:

@@ -75,6 +75,7 @@ class Resolver:
         ``targets`` are installed records the solution should keep where it can: conda's "update
         count" objective, moved to the front with ``freeze``.
         """
+        self.provider.set_roots([*specs, *required])
         enc = self.encoding = Encoding(self.provider)
         sat = enc.sat
         for spec in (*specs, *required):

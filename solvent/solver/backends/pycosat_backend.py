@@ -263,6 +263,7 @@ def solve_pycosat(
 ) -> list[PackageRecord]:
     pycosat = _import_pycosat()
     required = list(required)
+    provider.set_roots([*specs, *required])
     cnf = CNF(provider)
     cnf.build([*specs, *required])
 

@@ -143,6 +143,7 @@ def solve_resolvelib(
     provider: Provider, specs: Sequence[MatchSpec], required: Iterable[MatchSpec] = ()
 ) -> list[PackageRecord]:
     resolvelib = _import_resolvelib()
+    provider.set_roots([*specs, *required])
     reqs = [Requirement(s) for s in (*specs, *required)]
     for req in reqs:
         if "*" in req.name:
