@@ -28,6 +28,7 @@ import msgpack
 
 from ..errors import RepodataError
 from .redact import redact
+from .repodata_stream import PACKAGE_KEYS, iter_repodata
 
 log = logging.getLogger("solvent.channels")
 
@@ -106,13 +107,74 @@ def parse_json(data: bytes, source: str) -> dict[str, Any]:
     return document
 
 
-def build_index(data: bytes, source: str, payload_sha256: str = "") -> bytes:
-    """The on-disk index bytes of a repodata.json payload (raises RepodataError when corrupt)."""
-    document = parse_json(data, source)
+#: Payloads from this size on are indexed entry by entry. Below it a whole-document parse is a few
+#: milliseconds faster and its memory does not matter; above it the document as Python objects is
+#: what costs (conda-forge linux-64 at real scale: 1.5 GB and 8.6 s whole, 0.9 GB and 3.3 s
+#: streamed). Both paths give the same bytes.
+STREAM_ABOVE = 16 * 1024 * 1024
+
+
+def build_index(data: bytes, source: str, payload_sha256: str = "", stream_above: int = STREAM_ABOVE) -> bytes:
+    """The on-disk index bytes of a repodata.json payload (raises RepodataError when corrupt).
+
+    Big payloads are decoded one entry at a time and each entry packed straight away (see
+    :mod:`.repodata_stream`), so peak memory is the payload plus its packed copy, not the whole
+    document as Python objects.
+    """
+    if len(data) < stream_above:
+        return _build_from_document(parse_json(data, source), source, payload_sha256)
+    packer = msgpack.Packer(use_bin_type=True)
+    members: dict[str, Any] = {}
+    # per package key, in document order: (fn, name, packed entry)
+    chosen: dict[str, list[tuple[str, str, bytes]]] = {key: [] for key in PACKAGE_KEYS}
+    skipped = 0
+    try:
+        for key, fn, value in iter_repodata(data.decode("utf-8")):
+            if key is None:
+                members[fn] = value
+                continue
+            if not isinstance(value, dict) or not isinstance(value.get("name"), str):
+                skipped += 1
+                log.warning("%s: skipping malformed entry %s", redact(source), redact(repr(fn))[:200])
+                continue
+            chosen[key].append((fn, value["name"], packer.pack(_hexify(value))))
+    except (UnicodeDecodeError, ValueError):
+        # parse_json names what is wrong precisely; were the document valid after all, the
+        # general path below indexes it.
+        return _build_from_document(parse_json(data, source), source, payload_sha256)
+    for key in PACKAGE_KEYS:
+        value = members.get(key)
+        if value is not None and not isinstance(value, Mapping):
+            raise RepodataError(f"{redact(source)}: {key!r} is a {type(value).__name__}, not an object")
+    removed = members.get("removed") or ()
+    removed_set = set(removed) if isinstance(removed, (list, tuple)) else set()
+    # The same rule as group_packages: removed entries dropped, then per stem the last entry wins
+    # with packages.conda read after packages (a dict keeps each stem where it first appeared).
+    by_stem: dict[str, tuple[str, str, bytes]] = {}
+    for key in PACKAGE_KEYS:
+        for found in chosen.pop(key):
+            if found[0] not in removed_set:
+                by_stem[_stem(found[0])] = found
+    groups: dict[str, list[tuple[str, bytes]]] = {}
+    for fn, name, packed in by_stem.values():
+        groups.setdefault(name, []).append((fn, packed))
+    by_stem.clear()
+    body = bytearray()
+    names: dict[str, list[int]] = {}
+    for name in sorted(groups):
+        entries = groups.pop(name)
+        start = len(body)
+        body += packer.pack_array_header(len(entries))
+        for fn, packed in entries:
+            body += packer.pack_array_header(2)
+            body += packer.pack(fn)
+            body += packed
+        names[name] = [start, len(body) - start, len(entries)]
+    return _assemble(members, names, body, skipped, payload_sha256)
+
+
+def _build_from_document(document: Mapping[str, Any], source: str, payload_sha256: str) -> bytes:
     groups, skipped = group_packages(document, source)
-    info = document.get("info")
-    if not isinstance(info, dict):
-        info = {}
     body = bytearray()
     names: dict[str, list[int]] = {}
     packer = msgpack.Packer(use_bin_type=True)
@@ -121,16 +183,27 @@ def build_index(data: bytes, source: str, payload_sha256: str = "") -> bytes:
         blob = packer.pack([[fn, entry] for fn, entry in entries])
         names[name] = [len(body), len(blob), len(entries)]
         body += blob
-    header = packer.pack(
+    return _assemble(document, names, body, skipped, payload_sha256)
+
+
+def _assemble(
+    members: Mapping[str, Any], names: dict[str, list[int]], body: bytearray, skipped: int, payload_sha256: str
+) -> bytes:
+    info = members.get("info")
+    if not isinstance(info, dict):
+        info = {}
+    header = msgpack.packb(
         {
             "info": {k: v for k, v in info.items() if isinstance(v, (str, int, float, bool))},
-            "repodata_version": document.get("repodata_version", 1),
+            "repodata_version": members.get("repodata_version", 1),
             "sha256": payload_sha256,
             "skipped": skipped,
             "names": names,
-        }
+        },
+        use_bin_type=True,
     )
-    return MAGIC + _LEN.pack(len(header)) + header + bytes(body)
+    # One copy of the body, not two: it can be a few hundred MB.
+    return b"".join((MAGIC, _LEN.pack(len(header)), header, body))
 
 
 def package_base_url(subdir_url: str, info: Mapping[str, Any]) -> str:
