@@ -17,7 +17,7 @@ from solvent.match_spec import MatchSpec
 from solvent.record import PackageRecord
 from solvent.solver.decide import GreedyDecider
 from solvent.solver.encoding import REQUEST, Encoding
-from solvent.solver.objectives import ClassicObjectives, Terms, value_of
+from solvent.solver.objectives import ClassicObjectives, Objective, Terms, value_of
 from solvent.solver.provider import Provider
 
 POLICIES = ("classic", "greedy")
@@ -51,15 +51,23 @@ class Resolver:
         *,
         policy: str = "classic",
         conflict_budget: int = 2000,
+        optimize_budget: int = 5000,
     ) -> None:
+        """``conflict_budget`` bounds one optimization probe, ``optimize_budget`` all of them
+        together (conflicts, not seconds, so the answer does not depend on the machine). The
+        real suite's problems need at most about 1,000 in all; environments of several hundred
+        packages can need tens of thousands, and then keep the best solution found
+        (``stats.optimal`` is False)."""
         if policy not in POLICIES:
             raise InvalidInput(f"unknown solver policy {policy!r}: expected one of {', '.join(POLICIES)}")
         self.provider = provider
         self.policy = policy
         self.conflict_budget = conflict_budget
+        self.optimize_budget = optimize_budget
         self.stats = ResolveStats()
         self.encoding: Encoding | None = None
         self.model: set[int] = set()
+        self._optimize_start = 0
         self._model_vars = 0
 
     def resolve(
@@ -98,22 +106,68 @@ class Resolver:
             requested = {s.name for s in specs}
             spec_names = requested | {s.name for s in required}
             objectives = ClassicObjectives(enc, requested, spec_names, targets, freeze)
-            while True:
-                # An objective's bound covers the names touched when it was fixed. A later
-                # objective may lead the search to new names (a featured build's tracker, say)
-                # whose terms the earlier bounds never saw, so a pass that grew the encoding is
-                # repeated from the first objective; each repeat needs growth, so this ends.
-                touched = len(enc.record_of)
-                fixed: list[int] = []
-                for objective in objectives.sequence():
-                    best = self._minimize(objective.terms, decider, fixed)
-                    self.stats.objectives[objective.name] = best
-                self.stats.optimize_passes += 1
-                if len(enc.record_of) == touched:
-                    break
+            self._optimize(objectives.sequence(), decider)
             self.stats.optimize_s = time.perf_counter() - t1
         self._record_stats()
         return [r for r in enc.chosen(self.model) if not r.is_virtual]
+
+    def _optimize(self, sequence: Sequence[Objective], decider: GreedyDecider) -> None:
+        """Minimize each objective in turn, each at its optimum for the ones after it.
+
+        An objective's bound covers the names touched when it was fixed. A later objective may
+        lead the search to new names (a featured build's tracker, say) whose terms the earlier
+        bound never saw. After a pass, if every such new term is zero in the solution, the
+        solution is optimal for the full terms too (it meets every bound, and no model meeting
+        them does better on the old terms); otherwise the pass is repeated from the first
+        objective with a non-zero new term, the ones before it keeping their optimum over their
+        full terms. Each repeat needs new names, so this ends.
+        """
+        enc = self.encoding
+        assert enc is not None
+        sat = enc.sat
+        self._optimize_start = sat.stats.conflicts
+        bests = [0] * len(sequence)
+        seen: list[set[int]] = [set() for _ in sequence]
+        start = 0
+        while True:
+            fixed: list[int] = []
+            for j, objective in enumerate(sequence):
+                if j < start:
+                    fixed.append(self._fix(objective.terms(), bests[j]))
+                else:
+                    bests[j] = self._minimize(objective.terms, decider, fixed)
+                seen[j] = set(objective.terms())
+                self.stats.objectives[objective.name] = bests[j]
+            self.stats.optimize_passes += 1
+            while True:
+                current = [objective.terms() for objective in sequence]
+                if sat.num_vars == self._model_vars:
+                    break
+                # New auxiliary variables ("name installed", misfeature): a model that assigns them.
+                if not sat.solve(fixed, decide=decider, on_true=enc.expand):
+                    raise RuntimeError("internal error: fixed objectives became infeasible")
+                self.stats.solves += 1
+                self._take_model()
+            dirty = [
+                j
+                for j, terms in enumerate(current)
+                if value_of({lit: w for lit, w in terms.items() if lit not in seen[j]}, self.model)
+            ]
+            if not dirty:
+                return
+            start = dirty[0]
+
+    def _fix(self, terms: Terms, best: int) -> int:
+        """Hold ``terms`` at most ``best`` under a new guard (an assumption, not a permanent
+        clause: a later pass over a grown encoding may need to trade it)."""
+        sat = self.encoding.sat  # type: ignore[union-attr]
+        guard = sat.new_var()
+        if best:
+            sat.add_linear_le([(w, lit) for lit, w in terms.items()], best, guard=guard)
+        else:
+            for lit in terms:
+                sat.add_clause((-guard, -lit))
+        return guard
 
     def _minimize(self, terms_fn: Callable[[], Terms], decider: GreedyDecider, fixed: list[int]) -> int:
         """Minimize one objective, then fix it at its optimum for the objectives after it.
@@ -140,6 +194,10 @@ class Resolver:
             lower = 0
             steps = 0
             while lower < best:
+                spent = sat.stats.conflicts - self._optimize_start
+                if spent >= self.optimize_budget:
+                    self.stats.optimal = False
+                    break
                 steps += 1
                 bound = best - 1 if steps <= 4 else (lower + best - 1) // 2
                 guard = sat.new_var()
@@ -148,7 +206,7 @@ class Resolver:
                     [*fixed, guard],
                     decide=decider,
                     on_true=enc.expand,
-                    max_conflicts=self.conflict_budget,
+                    max_conflicts=min(self.conflict_budget, self.optimize_budget - spent),
                 )
                 self.stats.solves += 1
                 sat.add_clause((-guard,))
@@ -160,15 +218,7 @@ class Resolver:
                     break
                 else:
                     lower = bound + 1
-            # The bound holds under an assumption, not as a permanent clause: a later pass over
-            # a grown encoding may need to trade it for an earlier objective's new terms.
-            guard = sat.new_var()
-            if best:
-                sat.add_linear_le([(w, lit) for lit, w in terms.items()], best, guard=guard)
-            else:
-                for lit in terms:
-                    sat.add_clause((-guard, -lit))
-            fixed.append(guard)
+            fixed.append(self._fix(terms, best))
             if len(enc.record_of) == n_vars:
                 return best
 
