@@ -23,6 +23,12 @@ def main() -> None:
     run.add_argument("--out", help="output directory (default benchmarks/results/<suite>)")
     rep = sub.add_parser("report", help="rewrite results.md and plots from results.json")
     rep.add_argument("dir")
+    rep.add_argument(
+        "--docs",
+        metavar="MARKDOWN",
+        help="also put the report between <!-- results:NAME --> markers in this file (NAME: the "
+        "results directory's name) and copy its plots to img/ beside it",
+    )
     sc = sub.add_parser("scale", help="synthetic scaling families: channel size, number of specs")
     sc.add_argument("--family", choices=["size", "specs"], default="size")
     sc.add_argument("--solvers", default="solvent,rattler,conda")
@@ -71,8 +77,14 @@ def main() -> None:
         _ = results
     else:
         d = Path(args.dir)
-        write_report(json.loads((d / "results.json").read_text()), d)
-        print((d / "results.md").read_text())
+        if (d / "results.json").exists() and "runs" in json.loads((d / "results.json").read_text()):
+            write_report(json.loads((d / "results.json").read_text()), d)
+        if args.docs:
+            from benchmarks.report import embed_in_docs
+
+            embed_in_docs(d, Path(args.docs))
+        report = d / "results.md" if (d / "results.md").exists() else d / "report.md"
+        print(report.read_text())
 
 
 if __name__ == "__main__":

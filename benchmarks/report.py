@@ -132,3 +132,27 @@ def plot(results: dict[str, Any], path: Path) -> bool:
 def write_report(results: dict[str, Any], out_dir: Path) -> None:
     (out_dir / "results.md").write_text(markdown(results))
     plot(results, out_dir / "time.png")
+
+
+def embed_in_docs(out_dir: Path, docs: Path) -> None:
+    """Replace the block between ``<!-- results:NAME -->`` and ``<!-- /results:NAME -->`` in
+    ``docs`` with the directory's report (NAME is the directory's name) and copy its plots to
+    ``img/NAME-<plot>.png`` beside ``docs``, so the published numbers are exactly a run's."""
+    import re
+    import shutil
+
+    name = out_dir.name
+    report = out_dir / "results.md" if (out_dir / "results.md").exists() else out_dir / "report.md"
+    body = report.read_text().rstrip("\n")
+    images = docs.parent / "img"
+    for png in sorted(out_dir.glob("*.png")):
+        images.mkdir(exist_ok=True)
+        target = images / f"{name}-{png.name}" if not png.name.startswith(name) else images / png.name
+        shutil.copyfile(png, target)
+        body += f"\n\n![{png.stem}]({images.name}/{target.name})"
+    text = docs.read_text()
+    pattern = re.compile(rf"<!-- results:{re.escape(name)} -->\n.*?<!-- /results:{re.escape(name)} -->", re.S)
+    block = f"<!-- results:{name} -->\n{body}\n<!-- /results:{name} -->"
+    if not pattern.search(text):
+        raise SystemExit(f"{docs}: no <!-- results:{name} --> block to fill")
+    docs.write_text(pattern.sub(lambda _: block, text))

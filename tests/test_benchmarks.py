@@ -120,3 +120,30 @@ def test_growth_exponent() -> None:
     assert _slope(xs, [x * 0.001 for x in xs]) == pytest.approx(1.0)
     assert _slope(xs, [(x / 1000) ** 2 for x in xs]) == pytest.approx(2.0)
     assert _slope(xs[:1], [1.0]) is None
+
+
+def test_embed_in_docs_replaces_only_its_block(tmp_path: Path) -> None:
+    from benchmarks.report import embed_in_docs
+
+    out = tmp_path / "results" / "real"
+    out.mkdir(parents=True)
+    (out / "results.md").write_text("| a | b |\n|---|---|\n")
+    (out / "time.png").write_bytes(b"\x89PNG fake")
+    docs = tmp_path / "docs" / "benchmarks.md"
+    docs.parent.mkdir()
+    docs.write_text(
+        "intro\n<!-- results:real -->\nold\n<!-- /results:real -->\n"
+        "<!-- results:other -->\nkeep\n<!-- /results:other -->\n"
+    )
+    embed_in_docs(out, docs)
+    text = docs.read_text()
+    assert "old" not in text and "keep" in text and "| a | b |" in text
+    assert "![time](img/real-time.png)" in text
+    assert (docs.parent / "img" / "real-time.png").read_bytes() == b"\x89PNG fake"
+    embed_in_docs(out, docs)  # idempotent
+    assert docs.read_text() == text
+    missing = tmp_path / "results" / "missing"
+    missing.mkdir()
+    (missing / "report.md").write_text("x\n")
+    with pytest.raises(SystemExit, match="no <!-- results:missing -->"):
+        embed_in_docs(missing, docs)
