@@ -77,8 +77,17 @@ def main() -> None:
         _ = results
     else:
         d = Path(args.dir)
-        if (d / "results.json").exists() and "runs" in json.loads((d / "results.json").read_text()):
-            write_report(json.loads((d / "results.json").read_text()), d)
+        saved = json.loads((d / "results.json").read_text()) if (d / "results.json").exists() else {}
+        if "runs" in saved:
+            write_report(saved, d)
+        elif saved.get("family") == "realscale":
+            from benchmarks import scaling
+
+            scaling.write_realscale_report(saved, d)
+        elif saved.get("family") in ("size", "specs"):
+            from benchmarks import scaling
+
+            scaling.write_scaling_report(saved, d)
         if args.docs:
             from benchmarks.report import embed_in_docs
 

@@ -118,7 +118,27 @@ def scale(family: str, solvers: list[str], points: list[int], repeat: int, timeo
             "time": _slope(xs, [r["time_s"] for r in mine]),
             "memory": _slope(xs, [r["peak_rss_mb"] for r in mine]),
         }
-    return {"family": family, "machine": machine_info(), "rows": rows, "growth": growth}
+    return {"family": family, "machine": machine_info(), "timeout": timeout, "rows": rows, "growth": growth}
+
+
+def _cell(row: dict[str, Any] | None, timeout: float | None) -> str:
+    """Median time and peak memory, or why there is none (a timeout is a result too)."""
+    if row is None:
+        return "-"
+    statuses = row.get("statuses") or []
+    limit = f" (>{timeout:.0f} s)" if timeout else ""
+    if row["time_s"] is None:
+        first = statuses[0] if statuses else "-"
+        if first == "timeout":
+            return "timeout" + limit
+        if first.startswith("skipped: timed out at"):
+            return "not run (timed out" + first[len("skipped: timed out") :] + ")"
+        return first
+    cell = f"{row['time_s']:.2f} s, {row['peak_rss_mb'] or 0:.0f} MB"
+    missed = sum(1 for st in statuses if st not in ("ok", "unsat"))
+    if missed:
+        cell += f" ({missed} of {len(statuses)} timed out{limit})"
+    return cell
 
 
 def write_scaling_report(result: dict[str, Any], out: Path) -> None:
@@ -135,10 +155,7 @@ def write_scaling_report(result: dict[str, Any], out: Path) -> None:
         cells = []
         for s in solvers:
             r = next((r for r in rows if r[xkey] == p and r["solver"] == s), None)
-            if r is None or r["time_s"] is None:
-                cells.append("-")
-            else:
-                cells.append(f"{r['time_s']:.2f} s, {r['peak_rss_mb'] or 0:.0f} MB")
+            cells.append(_cell(r, result.get("timeout")))
         lines.append(f"| {p:,} | " + " | ".join(cells) + " |")
     lines.append("")
     lines.append(f"Growth exponents (slope of log time / log memory against log {label}; 1.0 = linear):")
