@@ -31,6 +31,8 @@ def entries(draw: Any) -> tuple[str, Any]:
     entry = {"name": name, "version": version, "build": build, "depends": draw(st.lists(names, max_size=3))}
     if draw(st.booleans()):
         entry["md5"] = "0" * 32
+    if draw(st.integers(0, 4)) == 0:
+        entry["track_features"] = draw(st.sampled_from(["mkl", "mkl nomkl", "a,b", ["mkl"], ""]))
     return fn, entry
 
 
@@ -109,3 +111,21 @@ def test_every_snapshot_indexes_the_same_both_ways() -> None:
     for path in paths:
         data = path.read_bytes()
         assert build_index(data, str(path), "s", stream_above=0) == build_index(data, str(path), "s"), path
+
+
+def test_the_header_names_the_trackers_of_each_feature() -> None:
+    doc = {
+        "packages": {
+            "mkl-1-0.tar.bz2": {"name": "mkl", "track_features": "mkl"},
+            "nomkl-1-0.tar.bz2": {"name": "nomkl", "track_features": "nomkl, blas_openblas"},
+            "gone-1-0.tar.bz2": {"name": "gone", "track_features": "mkl"},
+            "numpy-1-p0.tar.bz2": {"name": "numpy", "features": "mkl"},
+        },
+        "removed": ["gone-1-0.tar.bz2"],
+    }
+    data = json.dumps(doc).encode()
+    for stream_above in (0, 1 << 30):
+        index = SubdirIndex(build_index(data, "t", stream_above=stream_above), url="u/", subdir="s", source="t")
+        assert list(index.tracker_names("mkl")) == ["mkl"]
+        assert list(index.tracker_names("blas_openblas")) == ["nomkl"]
+        assert list(index.tracker_names("cuda90")) == []

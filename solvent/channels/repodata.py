@@ -5,7 +5,8 @@ the tens of thousands of names. So after a download the JSON is parsed once and 
 
     MAGIC (8 bytes) | header length (8 bytes, little endian) | msgpack header | body
 
-The header holds ``info``, the payload's sha256 and ``names: name -> [offset, length, count]``; the body
+The header holds ``info``, the payload's sha256, ``track_features: feature -> names`` and
+``names: name -> [offset, length, count]``; the body
 holds, per name, one msgpack list of ``[fn, entry]`` pairs with the ``.conda``-beats-``.tar.bz2`` and
 ``removed`` rules already applied. Later runs read the header only and decode one name at a time.
 """
@@ -32,7 +33,8 @@ from .repodata_stream import PACKAGE_KEYS, iter_repodata
 
 log = logging.getLogger("solvent.channels")
 
-MAGIC = b"SLVIDX1\n"
+# Version 2 added ``track_features`` to the header; an index of another version is rebuilt.
+MAGIC = b"SLVIDX2\n"
 _LEN = struct.Struct("<Q")
 RawEntry = Tuple[str, dict]
 
@@ -125,8 +127,8 @@ def build_index(data: bytes, source: str, payload_sha256: str = "", stream_above
         return _build_from_document(parse_json(data, source), source, payload_sha256)
     packer = msgpack.Packer(use_bin_type=True)
     members: dict[str, Any] = {}
-    # per package key, in document order: (fn, name, packed entry)
-    chosen: dict[str, list[tuple[str, str, bytes]]] = {key: [] for key in PACKAGE_KEYS}
+    # per package key, in document order: (fn, name, packed entry, features it tracks)
+    chosen: dict[str, list[tuple[str, str, bytes, tuple[str, ...]]]] = {key: [] for key in PACKAGE_KEYS}
     skipped = 0
     try:
         for key, fn, value in iter_repodata(data.decode("utf-8")):
@@ -137,7 +139,8 @@ def build_index(data: bytes, source: str, payload_sha256: str = "", stream_above
                 skipped += 1
                 log.warning("%s: skipping malformed entry %s", redact(source), redact(repr(fn))[:200])
                 continue
-            chosen[key].append((fn, value["name"], packer.pack(_hexify(value))))
+            packed = packer.pack(_hexify(value))
+            chosen[key].append((fn, value["name"], packed, track_features_of(value)))
     except (UnicodeDecodeError, ValueError):
         # parse_json names what is wrong precisely; were the document valid after all, the
         # general path below indexes it.
@@ -150,14 +153,17 @@ def build_index(data: bytes, source: str, payload_sha256: str = "", stream_above
     removed_set = set(removed) if isinstance(removed, (list, tuple)) else set()
     # The same rule as group_packages: removed entries dropped, then per stem the last entry wins
     # with packages.conda read after packages (a dict keeps each stem where it first appeared).
-    by_stem: dict[str, tuple[str, str, bytes]] = {}
+    by_stem: dict[str, tuple[str, str, bytes, tuple[str, ...]]] = {}
     for key in PACKAGE_KEYS:
         for found in chosen.pop(key):
             if found[0] not in removed_set:
                 by_stem[_stem(found[0])] = found
     groups: dict[str, list[tuple[str, bytes]]] = {}
-    for fn, name, packed in by_stem.values():
+    trackers: dict[str, set[str]] = {}
+    for fn, name, packed, features in by_stem.values():
         groups.setdefault(name, []).append((fn, packed))
+        for feature in features:
+            trackers.setdefault(feature, set()).add(name)
     by_stem.clear()
     body = bytearray()
     names: dict[str, list[int]] = {}
@@ -170,11 +176,16 @@ def build_index(data: bytes, source: str, payload_sha256: str = "", stream_above
             body += packer.pack(fn)
             body += packed
         names[name] = [start, len(body) - start, len(entries)]
-    return _assemble(members, names, body, skipped, payload_sha256)
+    return _assemble(members, names, body, skipped, payload_sha256, trackers)
 
 
 def _build_from_document(document: Mapping[str, Any], source: str, payload_sha256: str) -> bytes:
     groups, skipped = group_packages(document, source)
+    trackers: dict[str, set[str]] = {}
+    for name, entries in groups.items():
+        for _, entry in entries:
+            for feature in track_features_of(entry):
+                trackers.setdefault(feature, set()).add(name)
     body = bytearray()
     names: dict[str, list[int]] = {}
     packer = msgpack.Packer(use_bin_type=True)
@@ -183,11 +194,29 @@ def _build_from_document(document: Mapping[str, Any], source: str, payload_sha25
         blob = packer.pack([[fn, entry] for fn, entry in entries])
         names[name] = [len(body), len(blob), len(entries)]
         body += blob
-    return _assemble(document, names, body, skipped, payload_sha256)
+    return _assemble(document, names, body, skipped, payload_sha256, trackers)
+
+
+def track_features_of(entry: Mapping[str, Any]) -> tuple[str, ...]:
+    """The features an entry tracks (``track_features`` is a space- or comma-separated string, or
+    a list in some old indexes)."""
+    value = entry.get("track_features")
+    if not value:
+        return ()
+    if isinstance(value, str):
+        return tuple(f for f in value.replace(",", " ").split() if f)
+    if isinstance(value, (list, tuple)):
+        return tuple(str(f).strip() for f in value if str(f).strip())
+    return ()
 
 
 def _assemble(
-    members: Mapping[str, Any], names: dict[str, list[int]], body: bytearray, skipped: int, payload_sha256: str
+    members: Mapping[str, Any],
+    names: dict[str, list[int]],
+    body: bytearray,
+    skipped: int,
+    payload_sha256: str,
+    trackers: Mapping[str, set[str]],
 ) -> bytes:
     info = members.get("info")
     if not isinstance(info, dict):
@@ -198,6 +227,8 @@ def _assemble(
             "repodata_version": members.get("repodata_version", 1),
             "sha256": payload_sha256,
             "skipped": skipped,
+            # feature -> names with a record that tracks it: finding trackers reads no entry
+            "track_features": {f: sorted(trackers[f]) for f in sorted(trackers)},
             "names": names,
         },
         use_bin_type=True,
@@ -251,6 +282,8 @@ class SubdirIndex:
         self.info: dict[str, Any] = header.get("info") or {}
         self.sha256: str = header.get("sha256") or ""
         self.skipped: int = header.get("skipped", 0)
+        # None for an index written before the header had it: then trackers are found by a scan.
+        self.track_features: dict[str, list[str]] | None = header.get("track_features")
         self._names: dict[str, list[int]] = header["names"]
 
     @classmethod
@@ -287,6 +320,12 @@ class SubdirIndex:
         except Exception as exc:
             raise RepodataError(f"{redact(self.source)}: corrupt index entry for {name!r} ({exc})") from None
         return [(fn, entry) for fn, entry in pairs]
+
+    def tracker_names(self, feature: str) -> Iterable[str]:
+        """Names with a record that tracks ``feature``."""
+        if self.track_features is not None:
+            return self.track_features.get(feature, ())
+        return [name for name in self._names if any(feature in track_features_of(entry) for _, entry in self.raw(name))]
 
     def iter_raw(self) -> Iterator[tuple[str, list[RawEntry]]]:
         for name in self._names:

@@ -170,16 +170,21 @@ class Provider:
     def trackers(self, feature: str) -> tuple[PackageRecord, ...]:
         """Records that switch ``feature`` on (legacy conda features)."""
         if self._trackers is None:
-            table: dict[str, list[PackageRecord]] = defaultdict(list)
-            names = getattr(self.source, "names", None)
-            for name in sorted(names()) if names is not None else ():
-                for record in self.candidates(name):
-                    for tf in record.track_features:
-                        table[tf].append(record)
-            for feature, pseudo in self.feature_records.items():
-                table[feature].insert(0, pseudo)
-            self._trackers = {k: tuple(v) for k, v in table.items()}
-        return self._trackers.get(feature, ())
+            self._trackers = {}
+        found = self._trackers.get(feature)
+        if found is None:
+            # A source that knows which names track what (ChannelIndex reads it from its index
+            # header) spares building the records of every name in the channels.
+            known = getattr(self.source, "tracker_names", None)
+            if known is not None:
+                names: Iterable[str] = sorted(known(feature))
+            else:
+                every = getattr(self.source, "names", None)
+                names = sorted(every()) if every is not None else ()
+            records = [r for name in names for r in self.candidates(name) if feature in r.track_features]
+            pseudo = self.feature_records.get(feature)
+            found = self._trackers[feature] = tuple([pseudo, *records] if pseudo is not None else records)
+        return found
 
     def _reachable(self) -> set[PackageRecord]:
         """Records that conda's reduced index holds: the roots' matches, everything their

@@ -141,7 +141,7 @@ class Resolver:
             self.stats.optimize_passes += 1
             while True:
                 current = [objective.terms() for objective in sequence]
-                if sat.num_vars == self._model_vars:
+                if not any(self._unassigned(terms) for terms in current):
                     break
                 # New auxiliary variables ("name installed", misfeature): a model that assigns them.
                 if not sat.solve(fixed, decide=decider, on_true=enc.expand):
@@ -156,6 +156,12 @@ class Resolver:
             if not dirty:
                 return
             start = dirty[0]
+
+    def _unassigned(self, terms: Terms) -> bool:
+        """Whether a term is a variable newer than the model (guards do not count: they are
+        not terms, and re-solving for them would only cost time)."""
+        newest = self._model_vars
+        return any(abs(lit) > newest for lit in terms)
 
     def _fix(self, terms: Terms, best: int) -> int:
         """Hold ``terms`` at most ``best`` under a new guard (an assumption, not a permanent
@@ -183,7 +189,7 @@ class Resolver:
         while True:
             n_vars = len(enc.record_of)
             terms = terms_fn()
-            if sat.num_vars != self._model_vars:
+            if self._unassigned(terms):
                 # The objective brought auxiliary variables (features, "name installed"): take a
                 # model that assigns them under their new clauses before measuring.
                 if not sat.solve(fixed, decide=decider, on_true=enc.expand):
