@@ -130,18 +130,24 @@ def _run_child(cmd: list[str], timeout: float) -> tuple[dict[str, Any] | None, f
         return None, wall, (proc.stderr or proc.stdout)[-1500:]
 
 
+def solvent_job(problem: Problem, solver: str, **extra: Any) -> dict[str, Any]:
+    """What ``benchmarks.solve_one`` is given to run ``problem`` with a solvent variant."""
+    backend, policy = SOLVENT_VARIANTS[solver]
+    return dict(
+        specs=problem.specs,
+        channels=problem.channels,
+        platform=problem.platform,
+        virtual_packages=problem.virtual_packages,
+        channel_priority=problem.channel_priority,
+        backend=backend,
+        policy=policy,
+        **extra,
+    )
+
+
 def solve_once(problem: Problem, solver: str, timeout: float) -> Run:
     if solver in SOLVENT_VARIANTS:
-        backend, policy = SOLVENT_VARIANTS[solver]
-        job = dict(
-            specs=problem.specs,
-            channels=problem.channels,
-            platform=problem.platform,
-            virtual_packages=problem.virtual_packages,
-            channel_priority=problem.channel_priority,
-            backend=backend,
-            policy=policy,
-        )
+        job = solvent_job(problem, solver)
         cmd = [sys.executable, "-m", "benchmarks.solve_one", json.dumps(job)]
     elif solver in PEER_SOLVERS:
         python = PEERS / "venv" / "bin" / "python"

@@ -252,19 +252,9 @@ def _solve_cached(problem: Problem, solver: str, timeout: float, cache: str) -> 
     """A solvent run with a given cache directory (cold when empty, warm after)."""
     import subprocess
 
-    from benchmarks.runner import SOLVENT_VARIANTS
+    from benchmarks.runner import solvent_job
 
-    backend, policy = SOLVENT_VARIANTS[solver]
-    job = dict(
-        specs=problem.specs,
-        channels=problem.channels,
-        platform=problem.platform,
-        virtual_packages=problem.virtual_packages,
-        channel_priority=problem.channel_priority,
-        backend=backend,
-        policy=policy,
-        cache_dir=cache,
-    )
+    job = solvent_job(problem, solver, cache_dir=cache)
     t0 = time.perf_counter()
     try:
         proc = subprocess.run(
