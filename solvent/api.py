@@ -44,6 +44,9 @@ class Solution:
             "virtual_packages": [f"{r.name}={r.version}={r.build}" for r in self.virtual_packages],
             "packages": [package_dict(r) for r in self.packages],
             "timings": {k: round(v, 6) for k, v in sorted(self.timings.items())},
+            # False when the optimizer's conflict budget ran out: a valid environment, possibly
+            # not conda's exact choice (the default back-end only; the others always finish).
+            "optimal": self.stats.optimal if self.stats is not None else True,
         }
 
 

@@ -271,6 +271,12 @@ def cmd_solve(args: argparse.Namespace) -> int:
         f"\n{len(rows)} packages for {platform} in {sol.timings['load_s'] + sol.timings['solve_s']:.2f} s "
         f"(load {sol.timings['load_s']:.2f} s, solve {sol.timings['solve_s']:.2f} s)"
     )
+    if sol.stats is not None and not sol.stats.optimal:
+        print(
+            "note: the search for conda's exact choice stopped at its conflict budget; every package "
+            "above is valid, but some may differ from conda's preferred versions",
+            file=sys.stderr,
+        )
     return 0
 
 

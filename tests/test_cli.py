@@ -55,6 +55,7 @@ def test_solve_json(channel: Path, tmp_path: Path, capsys: pytest.CaptureFixture
     }
     assert all(set(p) == keys for p in data["packages"])
     assert set(data["timings"]) == {"load_s", "solve_s"}
+    assert data["optimal"] is True
 
 
 def test_solve_table(channel: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -339,3 +339,28 @@ def test_solution_is_deterministic() -> None:
     first = [r.dist_str() for r in solve_records(records, ["a", "b"])]
     for _ in range(3):
         assert [r.dist_str() for r in solve_records(records, ["a", "b"])] == first
+
+
+def test_an_exhausted_optimization_budget_keeps_a_valid_answer_and_says_so() -> None:
+    """Greedy takes lib's newer build (a) and with it dep 1.0; conda's dependency-version
+    objective finds build b and dep 2.0, but only by probing. With no budget the optimizer must
+    not probe, must keep the valid greedy answer, and must report it is not proven optimal."""
+    records = [
+        rec("app", "2", depends=["lib"]),
+        rec("lib", "1", build="a", depends=["dep 1.*"], timestamp=2000),
+        rec("lib", "1", build="b", depends=["dep 2.*"], timestamp=1000),
+        rec("dep", "1.0"),
+        rec("dep", "2.0"),
+    ]
+    provider = Provider(RecordSet(records, ["test"]), platform="linux-64")
+    specs = [parse_match_spec("app")]
+    full = Resolver(provider, policy="classic")
+    best = full.resolve(specs)
+    assert full.stats.optimal
+    assert names_versions(best)["dep"] == "2.0"
+    provider = Provider(RecordSet(records, ["test"]), platform="linux-64")
+    cut = Resolver(provider, policy="classic", optimize_budget=0)
+    out = cut.resolve(specs)
+    assert_valid_solution(out, ["app"], platform="linux-64")
+    assert not cut.stats.optimal
+    assert names_versions(out)["dep"] == "1.0"  # the greedy answer, kept as it was
