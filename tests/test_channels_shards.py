@@ -157,3 +157,25 @@ def test_real_sharded_sample(tmp_path: Path) -> None:
         full = json.loads((sample / "linux-64" / "repodata.json").read_text())
         conda_fns = {fn for fn, e in full["packages.conda"].items() if e["name"] == "zlib"}
         assert {fn for fn, _ in zlib} == conda_fns
+
+
+def test_finding_trackers_fetches_no_shard(tmp_path: Path) -> None:
+    graph = repodata(
+        "linux-64",
+        [
+            entry("app", depends=["mkl-rt"], subdir="linux-64"),
+            entry("mkl-rt", track_features="mkl", subdir="linux-64"),
+            entry("other-tracker", track_features="mkl", subdir="linux-64"),
+        ],
+    )
+    root = tmp_path / "srv"
+    write_sharded(graph, root / "chan" / "linux-64")
+    write_sharded(repodata("noarch", []), root / "chan" / "noarch")
+    with ChannelServer(root) as server:
+        index = ChannelIndex([server.channel_url("chan")], "linux-64", cache_dir=tmp_path / "c", backoff=0.001)
+        index.prefetch(["app"])
+        before = fetched_names(server, root)
+        # Only the fetched closure is searched: downloading every shard to find trackers would
+        # defeat sharding, and conda does not take a tracker from outside the closure either.
+        assert index.tracker_names("mkl") == {"mkl-rt"}
+        assert fetched_names(server, root) == before == {"app", "mkl-rt"}

@@ -119,6 +119,21 @@ class ShardedSubdir:
     def is_loaded(self, name: str) -> bool:
         return name in self._loaded or name not in self._hashes
 
+    def tracker_names(self, feature: str) -> list[str]:
+        """Names among the fetched shards with a record that tracks ``feature``.
+
+        Knowing it for the whole channel would mean downloading every shard. The fetched ones
+        hold the request's dependency closure (``ChannelIndex.prefetch``), which is where conda
+        looks for trackers too: a feature never pulls one in from outside it.
+        """
+        from .repodata import track_features_of
+
+        with self._lock:
+            loaded = list(self._loaded.items())
+        return sorted(
+            name for name, entries in loaded if any(feature in track_features_of(entry) for _, entry in entries)
+        )
+
     def raw(self, name: str) -> list[RawEntry]:
         if name not in self._hashes:
             return []
