@@ -225,20 +225,11 @@ class ChannelIndex:
         return out
 
     def tracker_names(self, feature: str) -> set[str]:
-        """Names with a record that tracks ``feature`` (legacy features), from each subdir's
-        index header where it has one, so no record is built to find them."""
-        from .repodata import track_features_of
-
+        """Names with a record that tracks ``feature`` (legacy features), as each subdir knows
+        them (its index header, or the shards fetched so far), so no record is built to find them."""
         out: set[str] = set()
         for loaded in self._sources():
-            source = loaded.source
-            known = getattr(source, "tracker_names", None)
-            if known is not None:
-                out.update(known(feature))
-                continue
-            for name in source.names():
-                if any(feature in track_features_of(entry) for _, entry in source.raw(name)):
-                    out.add(name)
+            out.update(loaded.source.tracker_names(feature))
         return out
 
     def records(self, name: str) -> list[PackageRecord]:

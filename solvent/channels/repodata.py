@@ -28,6 +28,7 @@ from urllib.parse import urljoin, urlsplit
 import msgpack
 
 from ..errors import RepodataError
+from ..string_match import split_features
 from .redact import redact
 from .repodata_stream import PACKAGE_KEYS, iter_repodata
 
@@ -128,7 +129,7 @@ def build_index(data: bytes, source: str, payload_sha256: str = "", stream_above
     packer = msgpack.Packer(use_bin_type=True)
     members: dict[str, Any] = {}
     # per package key, in document order: (fn, name, packed entry, features it tracks)
-    chosen: dict[str, list[tuple[str, str, bytes, tuple[str, ...]]]] = {key: [] for key in PACKAGE_KEYS}
+    chosen: dict[str, list[tuple[str, str, bytes, frozenset[str]]]] = {key: [] for key in PACKAGE_KEYS}
     skipped = 0
     try:
         for key, fn, value in iter_repodata(data.decode("utf-8")):
@@ -140,7 +141,7 @@ def build_index(data: bytes, source: str, payload_sha256: str = "", stream_above
                 log.warning("%s: skipping malformed entry %s", redact(source), redact(repr(fn))[:200])
                 continue
             packed = packer.pack(_hexify(value))
-            chosen[key].append((fn, value["name"], packed, track_features_of(value)))
+            chosen[key].append((fn, value["name"], packed, split_features(value.get("track_features"))))
     except (UnicodeDecodeError, ValueError):
         # parse_json names what is wrong precisely; were the document valid after all, the
         # general path below indexes it.
@@ -153,7 +154,7 @@ def build_index(data: bytes, source: str, payload_sha256: str = "", stream_above
     removed_set = set(removed) if isinstance(removed, (list, tuple)) else set()
     # The same rule as group_packages: removed entries dropped, then per stem the last entry wins
     # with packages.conda read after packages (a dict keeps each stem where it first appeared).
-    by_stem: dict[str, tuple[str, str, bytes, tuple[str, ...]]] = {}
+    by_stem: dict[str, tuple[str, str, bytes, frozenset[str]]] = {}
     for key in PACKAGE_KEYS:
         for found in chosen.pop(key):
             if found[0] not in removed_set:
@@ -184,7 +185,7 @@ def _build_from_document(document: Mapping[str, Any], source: str, payload_sha25
     trackers: dict[str, set[str]] = {}
     for name, entries in groups.items():
         for _, entry in entries:
-            for feature in track_features_of(entry):
+            for feature in split_features(entry.get("track_features")):
                 trackers.setdefault(feature, set()).add(name)
     body = bytearray()
     names: dict[str, list[int]] = {}
@@ -197,17 +198,13 @@ def _build_from_document(document: Mapping[str, Any], source: str, payload_sha25
     return _assemble(document, names, body, skipped, payload_sha256, trackers)
 
 
-def track_features_of(entry: Mapping[str, Any]) -> tuple[str, ...]:
-    """The features an entry tracks (``track_features`` is a space- or comma-separated string, or
-    a list in some old indexes)."""
-    value = entry.get("track_features")
-    if not value:
-        return ()
-    if isinstance(value, str):
-        return tuple(f for f in value.replace(",", " ").split() if f)
-    if isinstance(value, (list, tuple)):
-        return tuple(str(f).strip() for f in value if str(f).strip())
-    return ()
+def names_tracking(feature: str, groups: Iterable[tuple[str, list[RawEntry]]]) -> list[str]:
+    """The names among ``groups`` (name, raw entries) with an entry that tracks ``feature``."""
+    return [
+        name
+        for name, entries in groups
+        if any(feature in split_features(entry.get("track_features")) for _, entry in entries)
+    ]
 
 
 def _assemble(
@@ -258,6 +255,8 @@ class SubdirSource(Protocol):
     def names(self) -> Iterable[str]: ...
 
     def raw(self, name: str) -> list[RawEntry]: ...
+
+    def tracker_names(self, feature: str) -> Iterable[str]: ...
 
     def package_base_url(self) -> str: ...
 
@@ -325,7 +324,7 @@ class SubdirIndex:
         """Names with a record that tracks ``feature``."""
         if self.track_features is not None:
             return self.track_features.get(feature, ())
-        return [name for name in self._names if any(feature in track_features_of(entry) for _, entry in self.raw(name))]
+        return names_tracking(feature, self.iter_raw())
 
     def iter_raw(self) -> Iterator[tuple[str, list[RawEntry]]]:
         for name in self._names:
@@ -341,6 +340,7 @@ __all__ = [
     "build_index",
     "dep_name",
     "group_packages",
+    "names_tracking",
     "package_base_url",
     "parse_json",
 ]

@@ -23,7 +23,7 @@ import zstandard
 from ..errors import CacheError, RepodataError
 from .cache import RepodataCache, atomic_write
 from .redact import redact
-from .repodata import RawEntry, group_packages, package_base_url
+from .repodata import RawEntry, group_packages, names_tracking, package_base_url
 
 log = logging.getLogger("solvent.channels")
 
@@ -126,13 +126,9 @@ class ShardedSubdir:
         hold the request's dependency closure (``ChannelIndex.prefetch``), which is where conda
         looks for trackers too: a feature never pulls one in from outside it.
         """
-        from .repodata import track_features_of
-
         with self._lock:
             loaded = list(self._loaded.items())
-        return sorted(
-            name for name, entries in loaded if any(feature in track_features_of(entry) for _, entry in entries)
-        )
+        return sorted(names_tracking(feature, loaded))
 
     def raw(self, name: str) -> list[RawEntry]:
         if name not in self._hashes:

@@ -84,7 +84,7 @@ class Provider:
         self._candidates: dict[str, tuple[PackageRecord, ...]] = {}
         self._matches: dict[MatchSpec, tuple[PackageRecord, ...]] = {}
         self._dependencies: dict[PackageRecord, tuple[MatchSpec, ...]] = {}
-        self._trackers: dict[str, tuple[PackageRecord, ...]] | None = None
+        self._trackers: dict[str, tuple[PackageRecord, ...]] = {}
         self._roots: tuple[MatchSpec, ...] | None = None
         self._pulled_in: set[PackageRecord] | None = None
 
@@ -169,8 +169,6 @@ class Provider:
 
     def trackers(self, feature: str) -> tuple[PackageRecord, ...]:
         """Records that switch ``feature`` on (legacy conda features)."""
-        if self._trackers is None:
-            self._trackers = {}
         found = self._trackers.get(feature)
         if found is None:
             # A source that knows which names track what (ChannelIndex reads it from its index

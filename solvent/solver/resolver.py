@@ -133,10 +133,11 @@ class Resolver:
             fixed: list[int] = []
             for j, objective in enumerate(sequence):
                 if j < start:
-                    fixed.append(self._fix(objective.terms(), bests[j]))
+                    terms = objective.terms()
+                    fixed.append(self._fix(terms, bests[j]))
                 else:
-                    bests[j] = self._minimize(objective.terms, decider, fixed)
-                seen[j] = set(objective.terms())
+                    bests[j], terms = self._minimize(objective.terms, decider, fixed)
+                seen[j] = set(terms)
                 self.stats.objectives[objective.name] = bests[j]
             self.stats.optimize_passes += 1
             while True:
@@ -175,8 +176,9 @@ class Resolver:
                 sat.add_clause((-guard, -lit))
         return guard
 
-    def _minimize(self, terms_fn: Callable[[], Terms], decider: GreedyDecider, fixed: list[int]) -> int:
-        """Minimize one objective, then fix it at its optimum for the objectives after it.
+    def _minimize(self, terms_fn: Callable[[], Terms], decider: GreedyDecider, fixed: list[int]) -> tuple[int, Terms]:
+        """Minimize one objective, then fix it at its optimum for the objectives after it; the
+        optimum and the terms it was fixed over.
 
         Probes tighten ``sum <= best - 1`` (a greedy solution is usually optimal or close, so the
         first probe is usually the proof); after a few improving steps it switches to bisection.
@@ -226,7 +228,7 @@ class Resolver:
                     lower = bound + 1
             fixed.append(self._fix(terms, best))
             if len(enc.record_of) == n_vars:
-                return best
+                return best, terms
 
     def _take_model(self) -> None:
         enc = self.encoding

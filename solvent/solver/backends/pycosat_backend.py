@@ -200,14 +200,12 @@ def _classic_terms(
                 if rank:
                     metrics.setdefault((is_req, index), []).append((cnf.var_of[record], rank))
     features: dict[str, int] = {}
-    trackers: dict[str, list[int]] = {}
     for var, record in cnf.record_of.items():
         for tf in record.track_features:
             fvar = features.get(tf)
             if fvar is None:
                 fvar = features[tf] = cnf.new_var()
             cnf.clauses.append([-var, fvar])
-            trackers.setdefault(tf, []).append(var)
     # conda's generate_feature_metric: a build without a feature that other builds of its name
     # have counts once when that feature is switched on in the solution.
     misfeatures: list[tuple[int, int]] = []
