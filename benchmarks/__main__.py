@@ -60,7 +60,7 @@ def main() -> None:
             scaling.write_realscale_report(result, out)
         print((out / "report.md").read_text())
         return
-    from benchmarks.report import write_report
+    from benchmarks.report import report_file, write_report
     from benchmarks.runner import run_suite
 
     if args.cmd == "run":
@@ -92,8 +92,7 @@ def main() -> None:
             from benchmarks.report import embed_in_docs
 
             embed_in_docs(d, Path(args.docs))
-        report = d / "results.md" if (d / "results.md").exists() else d / "report.md"
-        print(report.read_text())
+        print(report_file(d).read_text())
 
 
 if __name__ == "__main__":

@@ -134,6 +134,11 @@ def write_report(results: dict[str, Any], out_dir: Path) -> None:
     plot(results, out_dir / "time.png")
 
 
+def report_file(out_dir: Path) -> Path:
+    """A run's Markdown report: ``results.md`` for a suite, ``report.md`` for scaling runs."""
+    return out_dir / "results.md" if (out_dir / "results.md").exists() else out_dir / "report.md"
+
+
 def embed_in_docs(out_dir: Path, docs: Path) -> None:
     """Replace the block between ``<!-- results:NAME -->`` and ``<!-- /results:NAME -->`` in
     ``docs`` with the directory's report (NAME is the directory's name) and copy its plots to
@@ -142,8 +147,7 @@ def embed_in_docs(out_dir: Path, docs: Path) -> None:
     import shutil
 
     name = out_dir.name
-    report = out_dir / "results.md" if (out_dir / "results.md").exists() else out_dir / "report.md"
-    body = report.read_text().rstrip("\n")
+    body = report_file(out_dir).read_text().rstrip("\n")
     images = docs.parent / "img"
     for png in sorted(out_dir.glob("*.png")):
         images.mkdir(exist_ok=True)
