@@ -101,6 +101,13 @@ def test_bad_match_specs(text: str) -> None:
         MatchSpec(text)
 
 
+# Strings where rattler parses differently from conda and solvent follows conda (checked with conda
+# from ../shared/peers: ``MatchSpec("x264 >=1 !164.3095,<1!165")`` is
+# ``x264[version='>=1!164.3095,<1!165']`` and matches ``x264 1!164.3095``; rattler reads a version
+# ``>=1`` and a build ``!164.3095,<1!165``, which matches nothing). docs/versions.md lists them.
+CONDA_NOT_RATTLER = {"x264 >=1 !164.3095,<1!165"}
+
+
 def test_every_real_depends_string_matches_like_rattler() -> None:
     rattler = pytest.importorskip("rattler")
     shared_path("channels")
@@ -133,6 +140,8 @@ def test_every_real_depends_string_matches_like_rattler() -> None:
             for fn, rec in by_name[spec.name].items():
                 other = loaded[spec.name].get(fn)
                 if other is None:
+                    continue
+                if text in CONDA_NOT_RATTLER:
                     continue
                 pairs += 1
                 if spec.match(rec) == theirs.matches(other):
