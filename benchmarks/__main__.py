@@ -11,11 +11,17 @@ def main() -> None:
     ap = argparse.ArgumentParser(prog="python -m benchmarks")
     sub = ap.add_subparsers(dest="cmd", required=True)
     run = sub.add_parser("run", help="run a suite")
-    run.add_argument("--suite", default="smoke", help="suite name in benchmarks/suites or a YAML path")
+    run.add_argument(
+        "--suite",
+        default="smoke",
+        help="suite name in benchmarks/suites (smoke, real, large) or a YAML path",
+    )
     run.add_argument(
         "--solvers",
         default="solvent",
-        help="comma list: solvent,solvent-greedy,solvent-pycosat,solvent-resolvelib,conda,rattler",
+        help="comma list: solvent,solvent-greedy,solvent-pycosat,solvent-resolvelib,conda,rattler,libsolv "
+        "(the peers come from ../shared/peers: conda's classic solver, rattler, libsolv as conda's default "
+        "solver drives it; a peer that is not set up is reported as skipped)",
     )
     run.add_argument("--repeat", type=int, default=1)
     run.add_argument("--timeout", type=float, default=300.0)
@@ -31,14 +37,14 @@ def main() -> None:
     )
     sc = sub.add_parser("scale", help="synthetic scaling families: channel size, number of specs")
     sc.add_argument("--family", choices=["size", "specs"], default="size")
-    sc.add_argument("--solvers", default="solvent,rattler,conda")
+    sc.add_argument("--solvers", default="solvent,rattler,conda", help="comma list, as for run (libsolv too)")
     sc.add_argument("--points", help="comma list: names per channel (size) or requested names (specs)")
     sc.add_argument("--repeat", type=int, default=1)
     sc.add_argument("--timeout", type=float, default=600.0)
     sc.add_argument("--out")
     rs = sub.add_parser("realscale", help="real problems against a conda-forge-sized channel")
     rs.add_argument("--records", type=int, default=465_000)
-    rs.add_argument("--solvers", default="solvent,rattler,conda")
+    rs.add_argument("--solvers", default="solvent,rattler,conda", help="comma list, as for run (libsolv too)")
     rs.add_argument("--timeout", type=float, default=1200.0)
     rs.add_argument("--synthetic", type=int, default=0, help="also request N generated names")
     rs.add_argument("--out")

@@ -1,10 +1,14 @@
 """Run a problem suite through solvent and the reference solvers, each solve in a fresh process.
 
 Every solve is a subprocess (solvent via ``benchmarks.solve_one``, conda's classic solver and rattler
-via ``peer_solve.py`` in the peers' environment), so each measurement includes interpreter start and
-imports, as a user running a command would see. Recorded per solve: wall time (total), load and
-solve time where the solver reports them, peak RSS, verdict, package set, and whether the answer
-passes solvent's independent verifier (run here on every solver's answer, peers included).
+via ``peer_solve.py`` in the peers' environment, libsolv via ``peer_libsolv.py`` in its own), so each
+measurement includes interpreter start and imports, as a user running a command would see. Recorded
+per solve: wall time (total), load and solve time where the solver reports them, the time spent inside
+the solver's process on the problem (``inproc_s``: loading plus solving, without interpreter start and
+imports; rattler's and libsolv's as their scripts measure it, solvent's load plus solve; none for
+conda, whose script only times the whole ``conda`` process), peak RSS, verdict, package set, solvent's
+``optimal`` flag, and whether the answer passes solvent's independent verifier (run here on every
+solver's answer, peers included).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ SUITES = Path(__file__).resolve().parent / "suites"
 SHARED = Path(os.environ.get("SOLVENT_SHARED", ROOT.parent / "shared"))
 PEERS = Path(os.environ.get("SOLVENT_PEERS", Path.home() / ".cache" / "solvent-peers"))
 PEER_SCRIPT = SHARED / "peers" / "peer_solve.py"
+LIBSOLV_SCRIPT = SHARED / "peers" / "peer_libsolv.py"
 
 DEFAULT_VIRTUAL = {  # the same typical machines peer_solve.py assumes, so every solver gets the same facts
     "linux-64": ["__unix=0=0", "__linux=5.10=0", "__glibc=2.36=0", "__archspec=1=x86_64"],
@@ -42,7 +47,9 @@ SOLVENT_VARIANTS = {
     "solvent-pycosat": ("pycosat", "classic"),
     "solvent-resolvelib": ("resolvelib", "greedy"),
 }
-PEER_SOLVERS = ("conda", "rattler")
+PEER_SOLVERS = ("conda", "rattler", "libsolv")
+# How peer_libsolv.py words a spec form it refuses (it does not implement libmamba's own matcher).
+LIBSOLV_REFUSALS = ("not supported by this peer", "cannot parse brackets", "Invalid MatchSpec")
 
 
 @dataclass
@@ -64,12 +71,14 @@ class Run:
     total_s: float | None = None
     load_s: float | None = None
     solve_s: float | None = None
+    inproc_s: float | None = None  # load + solve inside the solver's process (None for conda)
     peak_rss_mb: float | None = None
     packages: list[str] = field(default_factory=list)
     verified: bool | None = None
     violations: list[str] = field(default_factory=list)
     error: str | None = None
     times: list[float] = field(default_factory=list)
+    optimal: bool | None = None  # solvent's own claim that the answer is the policy's optimum
 
 
 def load_suite(name_or_path: str, include_slow: bool = False) -> list[Problem]:
@@ -123,6 +132,8 @@ def _run_child(cmd: list[str], timeout: float) -> tuple[dict[str, Any] | None, f
         return None, time.perf_counter() - t0, "timeout"
     proc = subprocess.CompletedProcess(cmd, proc_.returncode, stdout, stderr)
     wall = time.perf_counter() - t0
+    if proc.returncode == -signal.SIGALRM:  # peer_libsolv.py's own timeout (an alarm ends it)
+        return None, wall, "timeout"
     start = proc.stdout.find("{")
     try:
         return json.loads(proc.stdout[start:]), wall, ""
@@ -150,16 +161,19 @@ def solve_once(problem: Problem, solver: str, timeout: float) -> Run:
         job = solvent_job(problem, solver)
         cmd = [sys.executable, "-m", "benchmarks.solve_one", json.dumps(job)]
     elif solver in PEER_SOLVERS:
-        python = PEERS / "venv" / "bin" / "python"
+        if solver == "libsolv":  # its own venv (setup_libsolv.sh); the script would re-exec into it
+            python, script = PEERS / "libsolv-venv" / "bin" / "python", LIBSOLV_SCRIPT
+        else:
+            python, script = PEERS / "venv" / "bin" / "python", PEER_SCRIPT
         if (
             not python.exists()
-            or not PEER_SCRIPT.exists()
+            or not script.exists()
             or (solver == "conda" and not (PEERS / "conda-src" / "conda").is_dir())
         ):
             return Run(problem.name, solver, "skipped", error=f"peer {solver} not set up ({PEERS})")
         cmd = [
             str(python),
-            str(PEER_SCRIPT),
+            str(script),
             "--solver",
             solver,
             "--platform",
@@ -182,15 +196,26 @@ def solve_once(problem: Problem, solver: str, timeout: float) -> Run:
     if out is None:
         return Run(problem.name, solver, "timeout" if err == "timeout" else "error", total_s=wall, error=err)
     ok = bool(out.get("ok"))
+    timings = out.get("timings") or {}  # the peers' scripts put their figures here
+    load_s = out.get("load_s", timings.get("load_s"))
+    solve_s = out.get("solve_s", timings.get("solve_s"))
+    if solver in SOLVENT_VARIANTS:
+        inproc_s = load_s + solve_s if load_s is not None and solve_s is not None else None
+    elif solver == "conda":
+        inproc_s = None  # peer_solve.py times the whole conda process: that is total_s's business
+    else:  # rattler: repodata loading and solving in one call; libsolv: parsing plus libsolv's solve
+        inproc_s = timings.get("total_s")
     run = Run(
         problem.name,
         solver,
         "ok" if ok else "unsat",
         total_s=wall,
-        load_s=out.get("load_s"),
-        solve_s=out.get("solve_s"),
+        load_s=load_s,
+        solve_s=solve_s,
+        inproc_s=inproc_s,
         peak_rss_mb=out.get("peak_rss_mb"),
         packages=sorted(_pkg_key(p) for p in out.get("packages", [])),
+        optimal=out.get("optimal"),
     )
     if not ok:
         error = str(out.get("error"))
@@ -199,6 +224,8 @@ def solve_once(problem: Problem, solver: str, timeout: float) -> Run:
             run.status = "unsat" if out.get("kind") == "unsatisfiable" else "error"
         elif "Traceback" in error:
             run.status = "error"
+        elif solver == "libsolv" and any(m in error for m in LIBSOLV_REFUSALS):
+            run.status = "skipped"  # a spec form this peer cannot hand to libsolv: no verdict
     return run
 
 
@@ -280,6 +307,10 @@ def run_suite(
             run.times = good
             if good:
                 run.total_s = statistics.median(good)
+            for attr in ("load_s", "solve_s", "inproc_s"):
+                values = [getattr(a, attr) for a in attempts if getattr(a, attr) is not None]
+                if values:
+                    setattr(run, attr, statistics.median(values))
             runs.append(run)
             if not quiet:
                 t = f"{run.total_s:.3f}s" if run.total_s is not None else "-"

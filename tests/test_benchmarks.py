@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -84,6 +85,115 @@ def test_summary_ratios() -> None:
     assert s["median_speedup_vs_conda"] == 6.0 and s["min_speedup_vs_conda"] == 2.0
     assert s["same_packages_as_conda"] == "1/2"
     assert "x=2=0" in markdown(results)
+
+
+def test_summary_agreement_with_libsolv_and_inproc_ratio() -> None:
+    def run(problem, solver, packages, **extra):
+        return {"problem": problem, "solver": solver, "status": "ok", "total_s": 1.0, "packages": packages, **extra}
+
+    results = {
+        "suite": "t",
+        "solvers": ["solvent", "conda", "rattler", "libsolv"],
+        "machine": {},
+        "problems": [{"name": "a"}, {"name": "b"}],
+        "runs": [
+            run("a", "solvent", ["x=1=0"], solve_s=0.3, inproc_s=0.5, optimal=True),
+            run("a", "conda", ["x=1=0"]),
+            run("a", "rattler", ["x=1=0"], inproc_s=0.1),
+            run("a", "libsolv", ["x=2=0"], solve_s=0.01, inproc_s=0.2),
+            run("b", "solvent", ["y=1=0"], solve_s=0.2, inproc_s=0.4, optimal=False),
+            run("b", "conda", ["y=2=0"]),
+            run("b", "rattler", ["y=1=0"], inproc_s=0.2),
+            run("b", "libsolv", ["y=1=0"], solve_s=0.01, inproc_s=0.2),
+        ],
+    }
+    summary = summarize(results)
+    s = summary["solvent"]
+    assert s["same_packages_as_conda"] == "1/2" and s["same_packages_as_libsolv"] == "1/2"
+    assert s["median_solve_over_rattler_inproc"] == 2.0 and s["max_solve_over_rattler_inproc"] == 3.0
+    assert s["not_optimal"] == ["b"]
+    assert summary["libsolv"]["same_packages_as_conda"] == "0/2"
+    assert "same_packages_as_libsolv" not in summary["libsolv"]
+    assert "conda" not in summary
+    table = markdown(results)
+    assert "sat = L≠" in table and "sat ≠ L= *" in table
+    assert "Package-set differences from libsolv" in table
+    assert "| a | 1 | 0.500 (0.300) |" in table
+
+
+def test_peer_output_parsing(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """libsolv's and rattler's JSON (figures under ``timings``), libsolv's refusals and its alarm."""
+    import signal
+
+    import benchmarks.runner as runner
+
+    for sub in ("venv", "libsolv-venv"):
+        (tmp_path / sub / "bin").mkdir(parents=True)
+        (tmp_path / sub / "bin" / "python").touch()
+    monkeypatch.setattr(runner, "PEERS", tmp_path)
+    monkeypatch.setattr(runner, "PEER_SCRIPT", tmp_path / "peer_solve.py")
+    monkeypatch.setattr(runner, "LIBSOLV_SCRIPT", tmp_path / "peer_libsolv.py")
+    (tmp_path / "peer_solve.py").touch()
+    (tmp_path / "peer_libsolv.py").touch()
+    problem = runner.Problem("p", [str(tmp_path)], "linux-64", ["numpy"], [])
+    pkg = {"name": "numpy", "version": "1.0", "build": "0"}
+    answers = {
+        "libsolv": {"ok": True, "packages": [pkg], "timings": {"total_s": 0.2, "load_s": 0.15, "solve_s": 0.01}},
+        "rattler": {"ok": True, "packages": [pkg], "timings": {"total_s": 0.05}},
+    }
+    seen = []
+
+    def fake_child(cmd, timeout):
+        seen.append(cmd)
+        return answers[cmd[cmd.index("--solver") + 1]], 0.4, ""
+
+    monkeypatch.setattr(runner, "_run_child", fake_child)
+    run = runner.solve_once(problem, "libsolv", 10)
+    assert (run.status, run.load_s, run.solve_s, run.inproc_s) == ("ok", 0.15, 0.01, 0.2)
+    assert run.packages == ["numpy=1.0=0"] and seen[-1][:2] == [
+        str(tmp_path / "libsolv-venv" / "bin" / "python"),
+        str(tmp_path / "peer_libsolv.py"),
+    ]
+    run = runner.solve_once(problem, "rattler", 10)
+    assert (run.status, run.solve_s, run.inproc_s) == ("ok", None, 0.05)
+    answers["libsolv"] = {
+        "ok": False,
+        "error": 'spec "c::numpy": channel-qualified or URL specs are not supported by this peer',
+        "packages": [],
+        "timings": {"total_s": 0.1},
+    }
+    run = runner.solve_once(problem, "libsolv", 10)
+    assert run.status == "skipped" and "not supported" in run.error
+    answers["libsolv"] = {
+        "ok": False,
+        "error": "Problem 1: nothing provides numpy",
+        "packages": [],
+        "timings": {"total_s": 0.1},
+    }
+    assert runner.solve_once(problem, "libsolv", 10).status == "unsat"
+    monkeypatch.undo()
+    # a child that ends on SIGALRM (peer_libsolv.py's --timeout) is a timeout, not an error
+    out, _, err = runner._run_child(
+        [sys.executable, "-c", f"import os; os.kill(os.getpid(), {int(signal.SIGALRM)})"], 30
+    )
+    assert out is None and err == "timeout"
+
+
+def test_large_suite_is_well_formed() -> None:
+    from benchmarks.runner import DEFAULT_VIRTUAL
+
+    problems = load_suite("large", include_slow=True)
+    assert len(problems) >= 15
+    assert len({p.name for p in problems}) == len(problems)
+    for p in problems:
+        assert p.specs and all(isinstance(s, str) and s for s in p.specs), p.name
+        assert p.platform in DEFAULT_VIRTUAL, p.name
+        assert p.channels and p.expect in ("sat", "unsat"), p.name
+        assert p.channel_priority in ("strict", "flexible", "disabled"), p.name
+    assert len({p.platform for p in problems}) >= 5
+    shared_path("channels")  # skips the rest when ../shared is absent
+    missing = sorted({c for p in problems for c in p.channels if not Path(c).is_dir()})
+    assert not missing
 
 
 def test_synthetic_channel_is_deterministic_and_solvable(tmp_path: Path) -> None:

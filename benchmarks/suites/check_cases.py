@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Run the reference solvers (conda's classic solver, rattler) over solver cases and benchmark problems.
+"""Run the reference solvers (conda's classic solver, rattler, libsolv) over solver cases and benchmark problems.
 
 Not part of the test suite: a maintainer's tool to (re)validate ``tests/data/conda_cases.yaml`` and to
 record what the peers say about ``benchmarks/suites/*.yaml``. Run it with the python of the peers'
@@ -15,8 +15,14 @@ expectation (exit status 1 when conda contradicts a case marked ``validated: tru
 ``installed``, ``history`` and ``update_modifier``: installed packages are written as a fake prefix
 (``conda-meta/*.json`` and a ``history`` file) and conda runs ``install --dry-run`` in it.
 
-``suite`` runs ``peer_solve.py`` for both peers on every problem of a suite and prints the verdicts
-and times; ``--write`` stores them in each problem's ``peers:`` note (problems are one line each).
+``suite`` runs ``peer_solve.py`` (conda, rattler) and ``peer_libsolv.py`` (libsolv, in the environment
+``setup_libsolv.sh`` builds) on every problem of a suite, one solve at a time, and prints the verdicts
+and times; ``--write`` stores them in each problem's ``peers:`` note (problems are one line each):
+``conda sat 9.70s (156 pkgs); rattler sat 0.14s (156 pkgs); libsolv sat 0.31s [solve 0.04s] (156 pkgs);
+same set``. conda's time is its whole process, rattler's and libsolv's their in-process time (libsolv's
+C solve in brackets); a solver that ran out of time reads ``conda timeout (>300 s)``, a spec form
+``peer_libsolv.py`` refuses ``libsolv skipped (...)``. ``--solvers`` picks the peers, ``--timeout``
+bounds each solve (default 600 s).
 """
 
 from __future__ import annotations
@@ -41,6 +47,9 @@ SHARED = Path(os.environ.get("SOLVENT_SHARED", ROOT.parent / "shared"))
 CHANNELS = SHARED / "data" / "channels"
 PEERS = Path(os.environ.get("SOLVENT_PEERS", Path.home() / ".cache" / "solvent-peers"))
 PEER_SCRIPT = SHARED / "peers" / "peer_solve.py"
+LIBSOLV_SCRIPT = SHARED / "peers" / "peer_libsolv.py"
+LIBSOLV_REFUSALS = ("not supported by this peer", "cannot parse brackets", "Invalid MatchSpec")
+SUITE_PEERS = ("conda", "rattler", "libsolv")
 CASES = ROOT / "tests" / "data" / "conda_cases.yaml"
 
 DEFAULT_VIRTUAL = {  # the typical machines peer_solve.py and benchmarks/runner.py assume
@@ -338,9 +347,15 @@ def run_cases(args) -> int:
 # --------------------------------------------------------------------------- suites
 def run_peer(solver: str, problem: dict[str, Any], timeout: float) -> dict[str, Any]:
     platform = problem.get("platform", "linux-64")
+    if solver == "libsolv":
+        python, script = PEERS / "libsolv-venv" / "bin" / "python", LIBSOLV_SCRIPT
+        if not python.exists():
+            return {"verdict": "skipped", "total_s": 0.0, "n": 0, "error": f"no {python} (setup_libsolv.sh)"}
+    else:
+        python, script = PEERS / "venv" / "bin" / "python", PEER_SCRIPT
     cmd = [
-        str(PEERS / "venv" / "bin" / "python"),
-        str(PEER_SCRIPT),
+        str(python),
+        str(script),
         "--solver",
         solver,
         "--platform",
@@ -367,15 +382,54 @@ def run_peer(solver: str, problem: dict[str, Any], timeout: float) -> dict[str, 
     try:
         out = json.loads(proc.stdout[proc.stdout.find("{") :])
     except ValueError:
-        return {"verdict": "error", "total_s": time.perf_counter() - t0, "n": 0, "error": proc.stderr[-500:]}
-    v = "sat" if out["ok"] else ("error" if "Traceback" in str(out.get("error")) else "unsat")
+        # peer_solve.py lets conda's TimeoutExpired escape; peer_libsolv.py ends on an alarm
+        timed_out = "TimeoutExpired" in proc.stderr or proc.returncode == -14  # -SIGALRM
+        v = "timeout" if timed_out else "error"
+        return {"verdict": v, "total_s": time.perf_counter() - t0, "n": 0, "error": proc.stderr[-500:]}
+    error = str(out.get("error"))
+    v = "sat" if out["ok"] else ("error" if "Traceback" in error else "unsat")
+    if solver == "libsolv" and not out["ok"] and any(m in error for m in LIBSOLV_REFUSALS):
+        v = "skipped"
     return {
         "verdict": v,
         "total_s": out["timings"]["total_s"],
+        "solve_s": out["timings"].get("solve_s"),
         "n": len(out["packages"]),
         "packages": sorted(f"{p['name']}-{p['version']}-{p['build']}" for p in out["packages"]),
         "error": out.get("error"),
     }
+
+
+def peer_note(res: dict[str, dict[str, Any]], timeout: float) -> str:
+    """One problem's ``peers:`` note from each peer's result."""
+    parts = []
+    for solver, r in res.items():
+        if r["verdict"] == "timeout":
+            parts.append(f"{solver} timeout (>{timeout:.0f} s)")
+        elif r["verdict"] == "skipped":
+            why = str(r.get("error") or "")
+            why = why.split(": ", 1)[-1] if why.startswith("spec ") else why
+            parts.append(f"{solver} skipped ({why[:80]})")
+        elif r["verdict"] == "error":
+            parts.append(f"{solver} error")
+        else:
+            solve = f" [solve {r['solve_s']:.2f}s]" if r.get("solve_s") is not None else ""
+            parts.append(f"{solver} {r['verdict']} {r['total_s']:.2f}s{solve} ({r['n']} pkgs)")
+    sat = {s: r["packages"] for s, r in res.items() if r["verdict"] == "sat"}
+    if len(sat) >= 2:
+        groups: list[list[str]] = []
+        for solver, pkgs in sat.items():
+            for group in groups:
+                if sat[group[0]] == pkgs:
+                    group.append(solver)
+                    break
+            else:
+                groups.append([solver])
+        if len(groups) == 1:  # naming the peers when some did not answer sat
+            parts.append("same set" if len(sat) == len(res) else f"same set ({'='.join(groups[0])})")
+        else:
+            parts.append("different sets: " + " | ".join("=".join(g) for g in groups))
+    return "; ".join(parts)
 
 
 def run_suite(args) -> int:
@@ -389,17 +443,13 @@ def run_suite(args) -> int:
         problem = {**defaults, **raw}
         if args.problems and not fnmatch.fnmatch(problem["name"], args.problems):
             continue
-        res = {s: run_peer(s, problem, args.timeout) for s in ("conda", "rattler")}
-        c, r = res["conda"], res["rattler"]
-        same = "same set" if c.get("packages") == r.get("packages") else "different sets"
-        if c["verdict"] != "sat" or r["verdict"] != "sat":
-            same = ""
-        note = (
-            f"conda {c['verdict']} {c['total_s']:.2f}s ({c['n']} pkgs); "
-            f"rattler {r['verdict']} {r['total_s']:.2f}s ({r['n']} pkgs)" + (f"; {same}" if same else "")
-        )
+        res = {}
+        for solver in args.solvers.split(","):  # one at a time: the timings must not share the cores
+            res[solver] = run_peer(solver, problem, args.timeout)
+        note = peer_note(res, args.timeout)
         expect = problem.get("expect")
-        flag = "" if (c["verdict"] == expect and r["verdict"] == expect) else "  <-- differs from expect"
+        answered = [r["verdict"] for r in res.values() if r["verdict"] not in ("skipped", "timeout")]
+        flag = "" if all(v == expect for v in answered) else "  <-- differs from expect"
         mismatched += bool(flag)
         notes[problem["name"]] = note
         print(f"{problem['name']:<36} {note}{flag}")
@@ -423,9 +473,10 @@ def main() -> int:
     c = sub.add_parser("cases", help="check tests/data/conda_cases.yaml against conda and rattler")
     c.add_argument("--ids", help="glob over case ids")
     c.add_argument("--json", help="write every result here")
-    s = sub.add_parser("suite", help="run both peers over a benchmark suite")
+    s = sub.add_parser("suite", help="run the peers (conda, rattler, libsolv) over a benchmark suite")
     s.add_argument("suite", help="suite name in benchmarks/suites or a YAML path")
     s.add_argument("--problems", help="glob over problem names")
+    s.add_argument("--solvers", default=",".join(SUITE_PEERS), help="comma list of peers (default: all three)")
     s.add_argument("--timeout", type=float, default=600)
     s.add_argument("--write", action="store_true", help="store the verdicts in each problem's peers: note")
     args = ap.parse_args()
