@@ -22,17 +22,20 @@ halving of the learned-clause database by LBD.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Callable, Iterable, Sequence
 
-from solvent.solver.sat_search import _KEY_SHIFT, _Search
-from solvent.solver.sat_state import SatStats, _AtMostOne, _Expl, _Info, _Linear
+from solvent.solver.sat_constraints import _Constraints
+from solvent.solver.sat_state import SatStats, _Expl
 
-__all__ = ["SatSolver", "SatStats"]
+__all__ = ["COMPLETE", "SatSolver", "SatStats"]
+
+#: What a ``decide`` callback returns to set every unassigned variable false in one step.
+COMPLETE = 0
 
 _TRUTH = (False, None, True)  # indexed by value + 1
 
 
-class SatSolver(_Search):
+class SatSolver(_Constraints):
     """Incremental CDCL solver over variables ``1..n`` and literals ``+v`` / ``-v``.
 
     ``track_core=False`` skips the provenance bookkeeping that ``unsat_core()`` needs, which makes
@@ -44,240 +47,12 @@ class SatSolver(_Search):
 
     def __init__(self, *, track_core: bool = True) -> None:
         super().__init__(track_core)
-        self._solving = False
-        self._epoch = 0
         self._model: list[int] | None = None
         self._view: list[int] = self._val
         # restart when the recent LBD average exceeds the long-run one by this margin
         self._restart_min = 50
         self._restart_margin = 1.2
-
-    # ------------------------------------------------------------------ adding constraints
-
-    def _prepare_add(self) -> None:
-        """Outside solve() constraints are added at level 0; inside, the current level stays."""
-        if self._solving:
-            self._epoch += 1
-        else:
-            self._backtrack(0)
-
-    def add_clause(self, lits: Sequence[int], tag: object = None) -> None:
-        """Add the clause ``lits[0] or lits[1] or ...``; allowed before and during ``solve()``.
-
-        An empty clause makes the solver UNSAT for good. Duplicate literals are merged and a
-        tautology is dropped.
-        """
-        self._prepare_add()
-        code = self._code
-        codes = list(dict.fromkeys(code(lit) for lit in lits))
-        if len(codes) > 1:
-            s = set(codes)
-            if any(c ^ 1 in s for c in codes):
-                return
-        if not self._ok:
-            return
-        self._add_codes(codes, _Info(tag))
-
-    def _add_codes(self, lits: list[int], info: _Info) -> None:
-        val = self._val
-        level = self._level
-        best0 = best1 = -1  # indices of the two literals to watch
-        k0 = k1 = -1  # their keys: non-false beats false, a higher false level beats a lower
-        for i, q in enumerate(lits):
-            vq = val[q]
-            if vq == 1 and level[q >> 1] == 0:
-                return  # satisfied for good
-            key = 1 << 40 if vq != -1 else level[q >> 1]
-            if key > k0:
-                best1, k1 = best0, k0
-                best0, k0 = i, key
-            elif key > k1:
-                best1, k1 = i, key
-        n = len(lits)
-        if n == 0:
-            self._set_final([], info)
-            return
-        if n == 1:
-            q = lits[0]
-            self._backtrack(0)
-            if val[q] == -1:
-                self._set_final([q], info)
-            elif val[q] == 0:
-                self._cinfo[id(lits)] = info
-                self._enqueue(q, lits)
-            return
-        # move the watches to the front
-        a = lits[best0]
-        lits[best0] = lits[0]
-        lits[0] = a
-        if best1 == 0:
-            best1 = best0
-        b = lits[best1]
-        lits[best1] = lits[1]
-        lits[1] = b
-        reason: Any
-        if n == 2:
-            self._bimp[a ^ 1].append(b)
-            self._bimp[b ^ 1].append(a)
-            if self._track_core:
-                key = (a << _KEY_SHIFT) | b if a < b else (b << _KEY_SHIFT) | a
-                self._bin_info.setdefault(key, info)
-            reason = b
-        else:
-            self._watches[a].append(lits)
-            self._watches[b].append(lits)
-            self._cinfo[id(lits)] = info
-            reason = lits
-        va = val[a]
-        if val[b] != -1 or va == 1:
-            return  # two non-false watches, or satisfied
-        if va == 0:  # unit: propagate at the level of the highest false literal
-            self._backtrack(level[b >> 1])
-            self._enqueue(a, reason)
-            return
-        self._falsified(lits, info, reason)
-
-    def _falsified(self, lits: list[int], info: _Info | None, reason: Any) -> None:
-        """Handle a constraint found false on adding; ``lits[0]``/``lits[1]`` have the top levels."""
-        level = self._level
-        l1 = level[lits[0] >> 1]
-        l2 = level[lits[1] >> 1] if len(lits) > 1 else 0
-        if l1 == 0:
-            self._set_final(lits, info)
-            return
-        if l1 > l2:  # one literal on the top level: it becomes a unit after the backjump
-            self._backtrack(l2)
-            self._enqueue(lits[0], reason)
-            return
-        self._backtrack(l1)
-        self._resolve_conflict(lits, info)
-
-    def add_at_most_one(self, lits: Sequence[int], tag: object = None) -> None:
-        """At most one of ``lits`` is true, propagated natively with one entry per literal."""
-        self._prepare_add()
-        code = self._code
-        codes = list(dict.fromkeys(code(lit) for lit in lits))
-        if not self._ok or len(codes) < 2:
-            return
-        s = set(codes)
-        pairs = [c for c in codes if c & 1 == 0 and c ^ 1 in s]
-        if pairs:
-            # x and -x already count one between them: two such pairs, or any other true literal,
-            # break the constraint
-            if len(pairs) > 1:
-                self._add_codes([], _Info(tag))
-                return
-            rest = [c for c in codes if c >> 1 != pairs[0] >> 1]
-            for c in rest:
-                if self._ok:
-                    self._add_codes([c ^ 1], _Info(tag))
-            return
-        info = _Info(tag)
-        if len(codes) == 2:
-            self._add_codes([codes[0] ^ 1, codes[1] ^ 1], info)
-            return
-        amo = _AtMostOne(codes, info)
-        for c in codes:
-            self._amo_w[c].append(amo)
-        self._settle_amo(amo)
-
-    def _settle_amo(self, amo: _AtMostOne) -> None:
-        """Bring a new at-most-one in line with the current assignment."""
-        val = self._val
-        level = self._level
-        while self._ok:
-            trues = sorted((q for q in amo.lits if val[q] == 1), key=lambda q: level[q >> 1])
-            if len(trues) >= 2:
-                p, q = trues[1], trues[0]  # p has the higher (or equal) level
-                self._falsified([p ^ 1, q ^ 1], amo.info, q ^ 1)
-                continue
-            if len(trues) == 1:
-                p = trues[0]
-                if any(val[q] == 0 for q in amo.lits):
-                    self._backtrack(level[p >> 1])
-                    for q in amo.lits:
-                        if not val[q]:
-                            self._enqueue(q ^ 1, p ^ 1)
-            return
-
-    def add_linear_le(
-        self,
-        terms: Sequence[tuple[int, int]],
-        bound: int,
-        *,
-        guard: int | None = None,
-        tag: object = None,
-    ) -> None:
-        """``sum(weight for (weight, lit) in terms if lit is true) <= bound``, while ``guard`` is true.
-
-        Terms are ``(weight, literal)`` pairs with positive integer weights. With a guard the
-        constraint only binds while the guard literal is true, and every propagation it makes
-        mentions ``-guard`` in its explanation, so learned clauses stay valid once the guard is
-        dropped: the way to tighten an objective bound step by step under an assumption.
-        """
-        self._prepare_add()
-        code = self._code
-        weights: dict[int, int] = {}
-        for w, lit in terms:
-            if not isinstance(w, int) or w < 0:
-                raise ValueError(f"linear constraint weights must be non-negative integers, got {w!r}")
-            if w:
-                c = code(lit)
-                weights[c] = weights.get(c, 0) + w
-        for c in [c for c in weights if c & 1 == 0 and c ^ 1 in weights]:
-            wp, wn = weights.pop(c), weights.pop(c ^ 1)
-            bound -= min(wp, wn)  # x + -x contribute at least min(wp, wn) together
-            if wp != wn:
-                weights[c if wp > wn else c ^ 1] = abs(wp - wn)
-        if not self._ok:
-            return
-        g = code(guard) if guard is not None else None
-        info = _Info(tag)
-        if bound < 0:
-            self._add_codes([g ^ 1] if g is not None else [], info)
-            return
-        if sum(weights.values()) <= bound:
-            return
-        con = _Linear(sorted(((w, c) for c, w in weights.items()), reverse=True), bound, g, info)
-        self._attach_linear(con)
-
-    def _attach_linear(self, con: _Linear) -> None:
-        """Register a linear constraint and settle it against the current assignment.
-
-        Only level-0 literals are counted on attaching: if any of its literals is assigned higher,
-        the search first backjumps below them, which keeps the undo log ordered by trail position.
-        """
-        val = self._val
-        level = self._level
-        g = con.guard
-        lits = [c for _, c in con.terms]
-        if g is not None:
-            lits.append(g)
-        assigned = [level[c >> 1] for c in lits if val[c] and level[c >> 1] > 0]
-        if assigned:
-            self._backtrack(min(assigned) - 1)
-        self._linears.append(con)
-        lin_w = self._lin_w
-        weight_of = {c: w for w, c in con.terms}
-        for w, c in con.terms:
-            lin_w[c].append((con, w))
-        if g is not None:
-            lin_w[g].append((con, 0))
-        for t in self._trail[: self._qhead]:
-            wt = weight_of.get(t)
-            if wt is not None:
-                con.total += wt
-                con.stack.append(t)
-        if g is not None and val[g] != 1:
-            return
-        slack = con.bound - con.total
-        if slack >= 0 and con.terms[0][0] <= slack:
-            return
-        # the explanation would hold only level-0 literals: act at level 0
-        self._backtrack(0)
-        confl = self._check_linear(con)
-        if confl is not None:
-            self._set_final(confl.lits, con.info)
+        self.restart_with_decide = False
 
     # ------------------------------------------------------------------ solving
 
@@ -285,56 +60,164 @@ class SatSolver(_Search):
         self,
         assumptions: Sequence[int] = (),
         *,
+        context: Sequence[int] = (),
         decide: Callable[[], int | None] | None = None,
         on_true: Callable[[int], None] | None = None,
         max_conflicts: int | None = None,
     ) -> bool | None:
         """True = SAT, False = UNSAT under the assumptions, None = gave up after ``max_conflicts``.
 
+        ``context`` and ``assumptions`` are both assumed; each group is put on one decision level
+        of its own (context first), so thousands of assumptions cost one propagation rather than
+        a level each, and a conflict among them is traced back to the ones it used
+        (``unsat_core()``). The context level is fully propagated before the assumptions are
+        placed, so an assumption the context already refutes fails alone.
+
         ``decide()`` is asked for the next decision whenever propagation is complete; it returns
-        an unassigned literal, or None to let the engine choose. ``on_true(var)`` runs once per
-        variable, the first time it becomes true; it may add constraints (and variables).
+        an unassigned literal, ``COMPLETE`` (0) to set every unassigned variable false at once
+        (when the caller knows that this satisfies every constraint it made; if it does not, the
+        batch is undone and ``no_batch`` is set for the rest of this solve), or None to let the
+        engine choose. ``on_true(var)`` runs once per variable, the first time it becomes true;
+        it may add constraints (and variables).
         """
+        result = self._run(assumptions, context, decide, on_true, max_conflicts, stop=False)
+        if result:
+            self._model = self._val[:]
+            self._view = self._model
+        else:
+            self._settle_failed(result)
+        return result
+
+    def implied(
+        self,
+        assumptions: Sequence[int] = (),
+        *,
+        context: Sequence[int] = (),
+        on_true: Callable[[int], None] | None = None,
+    ) -> bool:
+        """Propagate the assumptions (and what ``on_true`` adds) without deciding anything.
+
+        False when they are contradictory (``unsat_core()`` says why); otherwise ``value()`` gives
+        what they imply until the next call that changes the solver.
+        """
+        if self._run(assumptions, context, None, on_true, None, stop=True) is False:
+            self._settle_failed(False)
+            return False
+        return True
+
+    def _settle_failed(self, result: bool | None) -> None:
+        """Keep only the assumption levels that are complete and consistent after a failed call."""
+        if result is False:
+            self._backtrack(max(0, self._fail_level - 1) if self._ok else 0)
+        else:
+            self._backtrack(min(len(self._live), len(self._trail_lim)))
+        self._view = self._val
+
+    def probe(self, lit: int) -> bool:
+        """After :meth:`implied`: would ``lit`` lead to a conflict by propagation alone?
+
+        True means the implied assumptions and ``lit`` cannot hold together (a failed literal),
+        for certain; False proves nothing. No callbacks run, so lazily generated constraints are
+        not consulted, and nothing stays assigned.
+        """
+        c = self._code(lit)
+        v = self._val[c]
+        if v:
+            return v < 0
+        lim = self._trail_lim
+        base = len(lim)
+        lim.append(len(self._trail))
+        self._enqueue(c, None)
+        confl = self._propagate()
+        self._backtrack(base)
+        return confl is not None
+
+    def _run(
+        self,
+        assumptions: Sequence[int],
+        context: Sequence[int],
+        decide: Callable[[], int | None] | None,
+        on_true: Callable[[int], None] | None,
+        max_conflicts: int | None,
+        stop: bool,
+    ) -> bool | None:
         if self._solving:
             raise RuntimeError("SatSolver.solve() is not re-entrant")
         self._model = None
         if not self._ok:
             self._failed = []
             return False
-        codes = [self._code(a) for a in assumptions]
-        self._backtrack(0)
+        n = self._nvars
+        groups = []
+        for group in (context, assumptions):
+            if group:
+                codes = [2 * a if a > 0 else 1 - 2 * a for a in group]
+                if max(codes) > 2 * n + 1 or min(codes) < 2:
+                    raise ValueError(f"assumptions refer to unknown variables (there are {n})")
+                groups.append(codes)
+        # Keep the levels of leading groups that are still in place from the last call (the
+        # optimizer asks many questions under one context).
+        live = self._live
+        keep = 0
+        while keep < len(groups) and keep < len(live) and live[keep] == groups[keep]:
+            keep += 1
+        if keep == 0 and groups and live and self._extends(groups[0], live[0]):
+            keep = 1  # the first group grew (a context the caller appends to): extend its level
+        self._backtrack(keep)
+        self._live = list(groups)  # a copy: backtracking truncates it
         self._view = self._val
         self._final_items = None
         self._failed = []
         self._purge_linears()
+        self._asm_levels = len(groups)
+        self._asm_failed = False
+        self._fail_level = 0
+        self.no_batch = False
         self._solving = True
         try:
-            result = self._search_loop(codes, decide, on_true, max_conflicts)
+            return self._search_loop(groups, decide, on_true, max_conflicts, stop)
         finally:
             self._solving = False
-        if result:
-            self._model = self._val[:]
-            self._view = self._model
-        else:
-            self._backtrack(0)
-        return result
+            self._asm_levels = 0
+
+    def _extends(self, group: list[int], placed: list[int]) -> bool:
+        """Put the literals ``group`` adds to ``placed`` (level 1) on level 1 too, if ``placed``
+        is a prefix of ``group`` and none of the additions is already false."""
+        n = len(placed)
+        if len(group) <= n or group[:n] != placed or not self._trail_lim:
+            return False
+        self._backtrack(1)
+        val = self._val
+        tail = group[n:]
+        if any(val[a] == -1 for a in tail):
+            return False
+        for a in tail:
+            if not val[a]:
+                self._enqueue(a, None)
+        return True
 
     def _search_loop(
         self,
-        assumptions: list[int],
+        groups: list[list[int]],
         decide: Callable[[], int | None] | None,
         on_true: Callable[[int], None] | None,
         max_conflicts: int | None,
+        stop: bool,
     ) -> bool | None:
         stats = self.stats
         val = self._val
         trail = self._trail
         trail_lim = self._trail_lim
         limit = None if max_conflicts is None else stats.conflicts + max_conflicts
-        n_assumptions = len(assumptions)
+        n_groups = len(groups)
+        # A decide callback that follows a fixed policy makes the same decisions again after a
+        # restart, so a restart would only repeat work: restarts are for the engine's own choices.
+        restarts = decide is None or self.restart_with_decide
         self._notify_head = 0
         notified = self._notified
         while True:
+            if self._asm_failed:
+                return False
             confl = self._propagate()
             if confl is not None:
                 lits = confl.lits if type(confl) is _Expl else confl
@@ -352,47 +235,89 @@ class SatSolver(_Search):
                     if not t & 1 and not notified[t >> 1]:
                         notified[t >> 1] = True
                         on_true(t >> 1)
-                        if not self._ok:
+                        if not self._ok or self._asm_failed:
                             return False
                 continue  # the callbacks may have added constraints: propagate again
+            if len(trail_lim) < n_groups:
+                # place the next assumption group on a level of its own, then propagate it
+                group = groups[len(trail_lim)]
+                trail_lim.append(len(trail))
+                lv = len(trail_lim)
+                level = self._level
+                reason = self._reason
+                push = trail.append
+                for a in group:
+                    va = val[a]
+                    if va == -1:
+                        self._analyze_final(a)
+                        return False
+                    if va == 0:
+                        val[a] = 1
+                        val[a ^ 1] = -1
+                        level[a >> 1] = lv
+                        reason[a >> 1] = None
+                        push(a)
+                continue
+            if stop:
+                return None
             if limit is not None and stats.conflicts >= limit:
                 return None
-            if self._since_restart >= self._restart_min and self._ema_fast > self._restart_margin * self._ema_slow:
+            if (
+                restarts
+                and self._since_restart >= self._restart_min
+                and self._ema_fast > self._restart_margin * self._ema_slow
+            ):
                 self._since_restart = 0
                 stats.restarts += 1
-                if len(trail_lim) > n_assumptions:
-                    self._backtrack(n_assumptions)
+                if len(trail_lim) > n_groups:
+                    self._backtrack(n_groups)
+                    continue
             if stats.conflicts >= self._next_reduce:
                 self._reduce_db()
             nxt = -1
-            while len(trail_lim) < n_assumptions:
-                a = assumptions[len(trail_lim)]
-                va = val[a]
-                if va == 1:
-                    trail_lim.append(len(trail))  # an empty level keeps levels and assumptions aligned
-                elif va == -1:
-                    self._analyze_final(a)
-                    return False
-                else:
-                    nxt = a
-                    break
-            if nxt < 0:
-                if decide is not None:
-                    epoch = self._epoch
-                    lit = decide()
-                    if self._epoch != epoch or not self._ok:
+            if decide is not None:
+                epoch = self._epoch
+                lit = decide()
+                if self._epoch != epoch or not self._ok:
+                    continue
+                if lit == COMPLETE:
+                    if self.no_batch:
+                        lit = None
+                    elif self._decide_rest_false():
                         continue
-                    if lit is not None:
-                        nxt = self._code(lit)
-                        if val[nxt]:
-                            raise ValueError(f"decide() returned the assigned literal {lit}")
+                    else:
+                        return True  # nothing left to assign and nothing to propagate
+                if lit is not None:
+                    nxt = self._code(lit)
+                    if val[nxt]:
+                        raise ValueError(f"decide() returned the assigned literal {lit}")
+            if nxt < 0:
+                nxt = self._pick_branch()
                 if nxt < 0:
-                    nxt = self._pick_branch()
-                    if nxt < 0:
-                        return True
+                    return True
             stats.decisions += 1
             trail_lim.append(len(trail))
             self._enqueue(nxt, None)
+
+    def _decide_rest_false(self) -> bool:
+        """One decision level setting every unassigned variable false; False if none is left."""
+        val = self._val
+        n = self._nvars
+        v = self._low_free
+        while v <= n and val[2 * v]:
+            v += 1
+        self._low_free = v
+        if v > n:
+            return False
+        self.stats.decisions += 1
+        self._trail_lim.append(len(self._trail))
+        self._batch_level = len(self._trail_lim)
+        enqueue = self._enqueue
+        for u in range(v, n + 1):
+            if not val[2 * u]:
+                enqueue(2 * u + 1, None)
+        self._low_free = n + 1
+        return True
 
     # ------------------------------------------------------------------ results
 
@@ -403,6 +328,31 @@ class SatSolver(_Search):
             return _TRUTH[self._view[2 * lit if lit > 0 else 1 - 2 * lit] + 1]
         except IndexError:
             return None  # a variable created after the model was taken
+
+    def falsified(self, lits: Iterable[int]) -> list[int]:
+        """The literals among ``lits`` that are false, as :meth:`value` sees them."""
+        view = self._view
+        n = len(view)
+        out = []
+        for lit in lits:
+            c = 2 * lit if lit > 0 else 1 - 2 * lit
+            if c < n and view[c] == -1:
+                out.append(lit)
+        return out
+
+    def binary_implications(self, lit: int) -> list[int]:
+        """Codes implied by ``lit`` through binary clauses (``2v`` for ``v``, ``2v+1`` for ``-v``):
+        what other parts of the solver read to find structure in the clauses."""
+        return self._bimp[self._code(lit)]
+
+    def assignment(self) -> list[int]:
+        """The current values by literal code (``2v`` for ``v``, ``2v+1`` for ``-v``; 1 true,
+        -1 false, 0 unassigned), read-only: for callers that scan thousands of literals."""
+        return self._view
+
+    def trail_size(self) -> int:
+        """How many literals are assigned: it grows whenever something new is implied."""
+        return len(self._trail)
 
     def model(self) -> list[int]:
         """The true variables of the last SAT answer."""
@@ -416,6 +366,16 @@ class SatSolver(_Search):
         assumptions. Those constraints plus those assumptions are unsatisfiable on their own;
         constraints added with ``tag=None`` count as background and are not reported."""
         return self._core_tags(), list(self._failed)
+
+    def failed_assumptions(self) -> list[int]:
+        """After UNSAT under assumptions: the ones the refutation used (without tracing the
+        constraints behind them, which :meth:`unsat_core` does and which costs far more)."""
+        return list(self._failed)
+
+    def stop_tracking_cores(self) -> None:
+        """From now on skip the provenance bookkeeping :meth:`unsat_core` needs: for a caller
+        that has its explanations and only asks for failed assumptions any more."""
+        self._track_core = False
 
     @property
     def ok(self) -> bool:

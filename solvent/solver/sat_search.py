@@ -10,22 +10,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from solvent.solver.sat_state import _Expl, _Info, _Linear, _State
+from solvent.solver.sat_cores import _KEY_SHIFT, _Cores, trail_code
+from solvent.solver.sat_state import _Expl, _Info, _Linear
 
-_KEY_SHIFT = 32  # binary-clause provenance keys: (low code << 32) | high code
 
-
-class _Search(_State):
+class _Search(_Cores):
     def __init__(self, track_core: bool = True) -> None:
-        super().__init__()
-        self._track_core = track_core
+        super().__init__(track_core)
         self._ok = True
-        self._cinfo: dict[int, _Info] = {}  # id(clause list) -> provenance
-        self._bin_info: dict[int, _Info] = {}  # binary clause key -> provenance
         self._learned: list[list[int]] = []
         self._linears: list[_Linear] = []
-        self._final_items: list[Any] | None = None
-        self._failed: list[int] = []
+        self._asm_levels = 0  # decision levels 1..n hold the current solve's assumption groups
+        self._asm_failed = False  # a conflict on an assumption level ended the current solve
+        self._fail_level = 0  # the assumption level where the last solve failed (levels below hold)
+        self.no_batch = False  # a batch of "not installed" decisions failed in this solve
+        # backjumps longer than this many levels undo only the conflict level (chronological)
+        self.chrono_levels = 8
         # restart and reduction schedule
         self._ema_fast = 0.0
         self._ema_slow = 0.0
@@ -180,59 +180,44 @@ class _Search(_State):
                 self._enqueue(q ^ 1, expl)
         return None
 
-    # ------------------------------------------------------------------ provenance
-
-    def _pair_info(self, a: int, b: int) -> _Info | None:
-        """Provenance of the two-literal clause ``a or b``: a binary clause or an at-most-one."""
-        key = (a << _KEY_SHIFT) | b if a < b else (b << _KEY_SHIFT) | a
-        info = self._bin_info.get(key)
-        if info is not None:
-            return info
-        na, nb = a ^ 1, b ^ 1
-        for amo in self._amo_w[na]:
-            s = amo.litset
-            if s is None:
-                s = amo.litset = frozenset(amo.lits)
-            if nb in s:
-                return amo.info
-        return None
-
-    def _reason_info(self, code: int, r: Any) -> _Info | None:
-        """Provenance of the reason ``r`` of the true literal ``code``."""
-        if type(r) is int:
-            return self._pair_info(code, r)
-        if type(r) is list:
-            return self._cinfo.get(id(r))
-        return r.con.info
-
-    def _conflict_info(self, confl: Any) -> _Info | None:
-        if type(confl) is list:
-            info = self._cinfo.get(id(confl))
-            if info is None and len(confl) == 2:
-                info = self._pair_info(confl[0], confl[1])
-            return info
-        return confl.con.info
-
-    @staticmethod
-    def _reason_lits(r: Any) -> list[int]:
-        """The false literals of a reason (the implied literal excluded)."""
-        if type(r) is int:
-            return [r]
-        if type(r) is list:
-            return r[1:]
-        return r.lits
-
     # ------------------------------------------------------------------ conflicts
 
     def _resolve_conflict(self, lits: list[int], info: _Info | None) -> bool:
-        """Learn from a conflict at the current level and backjump; False if it is at level 0."""
-        if not self._trail_lim:
+        """Learn from a conflict at the current level and backjump.
+
+        False when no search can get past it: at level 0 the constraints are unsatisfiable; on an
+        assumption level they are unsatisfiable under the assumptions (``_final_conflict`` traces
+        which ones). A conflict on the level of a batch of "not installed" decisions is not
+        analysed (first-UIP needs one decision per level): the batch is undone and the search goes
+        on deciding one variable at a time.
+        """
+        level = self._level
+        cl = 0  # the conflict's level: with out-of-order literals it can be below the current one
+        for q in lits:
+            lv = level[q >> 1]
+            if lv > cl:
+                cl = lv
+        if not cl:
             self._set_final(lits, info)
             return False
+        if cl <= self._asm_levels:
+            self._trace_final(lits, info, [])
+            self._asm_failed = True
+            self._fail_level = cl
+            return False
+        if cl < len(self._trail_lim):
+            self._backtrack(cl)
+        if cl == self._batch_level:
+            self._backtrack(cl - 1)
+            self.no_batch = True
+            return True
         self.stats.conflicts += 1
         learnt, bt, lbd, ante = self._analyze(lits, info)
-        self._backtrack(bt)
-        self._learn(learnt, lbd, ante)
+        # Chronological backtracking: a long backjump would throw away hundreds of decisions the
+        # conflict has nothing to do with; undo only the conflict level and assert the learned
+        # literal out of order, at the level where it is implied.
+        self._backtrack(bt if cl - bt <= self.chrono_levels else cl - 1)
+        self._learn(learnt, lbd, ante, bt)
         self._ema_fast += (lbd - self._ema_fast) * 0.03125
         slow_rate = 1.0 / self.stats.conflicts if self.stats.conflicts < 4096 else 1.0 / 4096
         self._ema_slow += (lbd - self._ema_slow) * slow_rate
@@ -288,7 +273,7 @@ class _Search(_State):
                     learnt.append(q)
             if resolved:
                 seen[resolved] = 0
-            while not seen[trail[idx] >> 1]:
+            while not seen[trail[idx] >> 1] or level[trail[idx] >> 1] != dl:
                 idx -= 1
             p = trail[idx]
             idx -= 1
@@ -397,15 +382,15 @@ class _Search(_State):
                     return False
         return True
 
-    def _learn(self, learnt: list[int], lbd: int, ante: Any) -> None:
-        """Store a learned clause (after the backjump) and assert its first literal."""
+    def _learn(self, learnt: list[int], lbd: int, ante: Any, level: int) -> None:
+        """Store a learned clause (after the backjump) and assert its first literal on ``level``."""
         self.stats.learned += 1
         info = _Info(None, ante if ante is not None else [], lbd)
         n = len(learnt)
         a = learnt[0]
         if n == 1:
             self._cinfo[id(learnt)] = info
-            self._enqueue(a, learnt)
+            self._enqueue(a, learnt, level)
         elif n == 2:
             b = learnt[1]
             self._bimp[a ^ 1].append(b)
@@ -413,87 +398,13 @@ class _Search(_State):
             if self._track_core:
                 key = (a << _KEY_SHIFT) | b if a < b else (b << _KEY_SHIFT) | a
                 self._bin_info.setdefault(key, info)
-            self._enqueue(a, b)
+            self._enqueue(a, b, level)
         else:
             self._watches[a].append(learnt)
             self._watches[learnt[1]].append(learnt)
             self._cinfo[id(learnt)] = info
             self._learned.append(learnt)
-            self._enqueue(a, learnt)
-
-    def _analyze_final(self, code: int) -> None:
-        """Explain why assumption ``code`` is false: the assumptions and constraints behind it."""
-        level = self._level
-        reason = self._reason
-        seen = self._seen
-        track = self._track_core
-        failed = [self._lit(code)]
-        items: list[Any] = []
-        v = code >> 1
-        if level[v] == 0:
-            items.append(v)
-        else:
-            seen[v] = 1
-            marked = [v]
-            trail = self._trail
-            for i in range(len(trail) - 1, self._trail_lim[0] - 1, -1):
-                t = trail[i]
-                u = t >> 1
-                if not seen[u]:
-                    continue
-                r = reason[u]
-                if r is None:
-                    failed.append(self._lit(t))
-                    continue
-                if track:
-                    items.append(self._reason_info(t, r))
-                for q in self._reason_lits(r):
-                    w = q >> 1
-                    if level[w] > 0:
-                        if not seen[w]:
-                            seen[w] = 1
-                            marked.append(w)
-                    elif track:
-                        items.append(w)
-            for u in marked:
-                seen[u] = 0
-        self._final_items = items
-        self._failed = failed
-
-    def _core_tags(self) -> set[object]:
-        """Trace the last refutation back to the tags of the original constraints it used."""
-        items = self._final_items
-        if items is None:
-            raise RuntimeError("unsat_core() needs a preceding solve() that returned False")
-        if not self._track_core:
-            raise RuntimeError("this SatSolver was created with track_core=False")
-        val = self._val
-        reason = self._reason
-        tags: set[object] = set()
-        done_info: set[int] = set()
-        done_var: set[int] = set()
-        stack = list(items)
-        while stack:
-            it = stack.pop()
-            if it is None:
-                continue
-            if type(it) is int:
-                if it in done_var:
-                    continue
-                done_var.add(it)
-                code = trail_code(val, it)
-                r = reason[it]
-                stack.append(self._reason_info(code, r))
-                stack.extend(q >> 1 for q in self._reason_lits(r))
-                continue
-            if id(it) in done_info:
-                continue
-            done_info.add(id(it))
-            if it.antecedents is not None:
-                stack.extend(it.antecedents)
-            elif it.tag is not None:
-                tags.add(it.tag)
-        return tags
+            self._enqueue(a, learnt, level)
 
     # ------------------------------------------------------------------ clause database
 
@@ -543,8 +454,3 @@ class _Search(_State):
             if con.guard is not None:
                 g = con.guard
                 lin_w[g] = [e for e in lin_w[g] if id(e[0]) not in ids]
-
-
-def trail_code(val: list[int], v: int) -> int:
-    """The code of variable ``v`` that is currently true."""
-    return 2 * v if val[2 * v] == 1 else 2 * v + 1

@@ -138,6 +138,12 @@ class _State:
         # incremental state instead of rescanning.
         self.low_trail = 0
         self.low_var = 0
+        # every variable below this one is assigned (where a batch of "not installed" decisions
+        # starts looking), and the decision level holding such a batch (0: none)
+        self._low_free = 1
+        self._batch_level = 0
+        # the assumption groups on levels 1, 2, ... (as codes), reusable while those levels stand
+        self._live: list[list[int]] = []
         self.stats = SatStats()
 
     @property
@@ -177,40 +183,63 @@ class _State:
     def _lit(code: int) -> int:
         return -(code >> 1) if code & 1 else code >> 1
 
-    def _enqueue(self, code: int, reason: Any) -> None:
+    def _enqueue(self, code: int, reason: Any, level: int = -1) -> None:
+        """Assign ``code`` true; a ``level`` below the current one puts it on the trail out of
+        order (chronological backtracking: it is implied there, but nothing above is undone)."""
         self._val[code] = 1
         self._val[code ^ 1] = -1
         v = code >> 1
-        self._level[v] = len(self._trail_lim)
+        self._level[v] = len(self._trail_lim) if level < 0 else level
         self._reason[v] = reason
         self._trail.append(code)
 
     def _backtrack(self, level: int) -> None:
-        """Undo every assignment above ``level``, saving phases and re-queueing the variables."""
+        """Undo every assignment above ``level``, saving phases and re-queueing the variables.
+
+        The trail is ordered by time, not strictly by level: a literal implied by lower levels
+        may have been put on it later, with its lower level (chronological backtracking). Such
+        literals survive; they move down to where the undone part began and are propagated
+        again, so that what they imply is re-derived on the levels that remain.
+        """
         lim = self._trail_lim
         if len(lim) <= level:
             return
         trail = self._trail
         val = self._val
+        lvl = self._level
         phase = self._phase
         in_heap = self._in_heap
         heap = self._heap
         act = self._act
         pos = lim[level]
+        kept: list[int] = []
+        low = self._nvars + 1
         for code in trail[pos:]:
             v = code >> 1
+            if lvl[v] <= level:
+                kept.append(code)
+                continue
             val[code] = 0
             val[code ^ 1] = 0
             phase[v] = code
+            if v < low:
+                low = v
             if not in_heap[v]:
                 in_heap[v] = True
                 heappush(heap, (-act[v], v))
-        low = min(code >> 1 for code in trail[pos:]) if pos < len(trail) else self.low_var
         if low < self.low_var:
             self.low_var = low
+        if low < self._low_free:
+            self._low_free = low
+        if level < self._batch_level:
+            self._batch_level = 0
+        if level < len(self._live):
+            del self._live[level:]
         if pos < self.low_trail:
             self.low_trail = pos
         del trail[pos:]
+        if kept:
+            trail.extend(kept)
         del lim[level:]
         if self._qhead > pos:
             self._qhead = pos
