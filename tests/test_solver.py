@@ -364,3 +364,53 @@ def test_an_exhausted_optimization_budget_keeps_a_valid_answer_and_says_so() -> 
     assert_valid_solution(out, ["app"], platform="linux-64")
     assert not cut.stats.optimal
     assert names_versions(out)["dep"] == "1.0"  # the greedy answer, kept as it was
+
+
+def _all_different(names: Sequence[str], versions: Sequence[str], root_deps: Sequence[str] = ()) -> list[PackageRecord]:
+    """Every package needs every other at a different version: a pigeonhole when there are more
+    packages than versions (the sudoku snapshot's structure, small)."""
+    out = [rec("root", "1", depends=list(root_deps or names))]
+    for name in names:
+        for v in versions:
+            out.append(rec(name, v, depends=[f"{other} !={v}" for other in names if other != name]))
+    return out
+
+
+@pytest.mark.parametrize("policy", ["classic", "greedy"])
+def test_more_packages_than_versions_to_share_is_a_quick_pigeonhole(policy: str) -> None:
+    names = [f"p{i}" for i in range(9)]
+    records = _all_different(names, [str(v) for v in range(1, 9)])
+    provider = Provider(RecordSet(records, ["test"]), platform="linux-64")
+    resolver = Resolver(provider, policy=policy)
+    with pytest.raises(Unsatisfiable) as info:
+        resolver.resolve([parse_match_spec("root")])
+    assert resolver.stats.pigeonholes >= 1
+    assert resolver.encoding is not None and resolver.encoding.sat.stats.conflicts <= 1000
+    text = str(info.value)
+    assert "9 packages are all needed" in text and "only 8 versions" in text
+
+
+def test_as_many_packages_as_versions_stay_solvable() -> None:
+    """The counting clause must never be added where the packages fit: an assignment exists."""
+    names = [f"p{i}" for i in range(6)]
+    records = _all_different(names, [str(v) for v in range(1, 7)])
+    out = solve_records(records, ["root"], policy="greedy")
+    versions = sorted(r.version for r in out if r.name != "root")
+    assert versions == [str(v) for v in range(1, 7)]
+
+
+@pytest.mark.parametrize(("n_names", "n_versions", "expected"), [(6, 6, 0), (7, 6, 1), (5, 7, 0)])
+def test_pigeonhole_clauses_only_where_the_count_fails(n_names: int, n_versions: int, expected: int) -> None:
+    from solvent.solver.encoding import REQUEST, Encoding
+    from solvent.solver.pigeonhole import add_pigeonhole_clauses
+
+    names = [f"p{i}" for i in range(n_names)]
+    records = _all_different(names, [str(v) for v in range(1, n_versions + 1)])
+    enc = Encoding(Provider(RecordSet(records, ["test"]), platform="linux-64"))
+    spec = parse_match_spec("root")
+    enc.require(0, spec, (REQUEST, spec))
+    for name in names:
+        enc.touch(name)
+    assert add_pigeonhole_clauses(enc) == expected
+    assert add_pigeonhole_clauses(enc) == 0  # stated once
+    assert enc.sat.solve(on_true=enc.expand) is (expected == 0)

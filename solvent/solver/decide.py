@@ -22,6 +22,7 @@ from __future__ import annotations
 from heapq import heappop, heappush
 
 from solvent.solver.encoding import Encoding
+from solvent.solver.sat import COMPLETE
 
 
 class GreedyDecider:
@@ -108,7 +109,10 @@ class GreedyDecider:
                 continue
             # every candidate false: propagation reports the conflict; let the engine go on
             return best or None
-        # 5. everything asked for is there: the rest is "not installed"
+        # 5. everything asked for is there: the rest is "not installed", in one step unless a
+        # constraint objects (then one variable at a time)
+        if not sat.no_batch:
+            return COMPLETE
         n = sat.num_vars
         free = self._free
         while free <= n and val[2 * free] != 0:

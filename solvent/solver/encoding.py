@@ -65,6 +65,11 @@ class Encoding:
         self.feature_trackers: dict[str, list[int]] = defaultdict(list)
         self._parked: dict[str, list[tuple[int, MatchSpec, Any]]] = defaultdict(list)
         self._expanded: set[int] = set()
+        # auxiliary variables that stand for "a package of this name is installed"
+        self.aux_name: dict[int, str] = {}
+        self._installed: dict[str, int] = {}
+        # sets of names already stated as "not all installed" (solvent.solver.pigeonhole)
+        self.counted: set[frozenset[str]] = set()
         self._spec_vars: dict[MatchSpec, tuple[int, ...]] = {}
 
     # -- variables --------------------------------------------------------------------------
@@ -116,9 +121,11 @@ class Encoding:
     def require(self, trigger: int, spec: MatchSpec, tag: Any) -> None:
         """``trigger`` (0: always) implies that some candidate matching ``spec`` is installed."""
         candidates = self.spec_vars(spec)
-        clause = (-trigger, *candidates) if trigger else candidates
         self.requirements.append(Requirement(trigger, candidates, spec))
-        self.sat.add_clause(clause, tag=tag)
+        if trigger:
+            self.sat.add_implication(trigger, candidates, tag=tag)
+        else:
+            self.sat.add_clause(candidates, tag=tag)
         if trigger and _is_exact(spec.name):
             # "needs x != v" excludes a few builds of a name: say so directly. The clauses follow
             # from the requirement and at-most-one, but unit propagation cannot see that, and
@@ -154,6 +161,21 @@ class Encoding:
         for var in name_vars:
             if not spec.match(record_of[var]):
                 add((-trigger, -var) if trigger else (-var,), tag=tag)
+
+    def installed(self, name: str) -> int:
+        """A variable forced true when a record of ``name`` is installed (it may be true without
+        one only where nothing cares): conda's package count and counting arguments use it."""
+        var = self._installed.get(name)
+        if var is None:
+            var = self._installed[name] = self.sat.new_var()
+            self.aux_name[var] = name
+            for candidate in self.touch(name):
+                self.sat.add_clause((-candidate, var), tag=("installed", name))
+        return var
+
+    def expanded(self, var: int) -> bool:
+        """Whether a record's clauses have been generated."""
+        return var in self._expanded
 
     def expand(self, var: int) -> None:
         """Generate the clauses of a record the first time it is chosen (the ``on_true`` hook)."""

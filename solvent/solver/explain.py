@@ -23,6 +23,7 @@ from typing import Any, Iterable, Sequence
 from solvent.match_spec import MatchSpec
 from solvent.record import PackageRecord
 from solvent.solver.encoding import CONSTRAINS, DEPENDS, ONE_PER_NAME, REQUEST, Encoding
+from solvent.solver.pigeonhole import PIGEONHOLE
 
 MAX_DEPTH = 6
 MAX_CHILDREN = 8
@@ -110,6 +111,7 @@ class _Explainer:
         self.exclusive: set[str] = set()
         self.requests: list[MatchSpec] = []
         self.specs_on_name: dict[str, list[str]] = defaultdict(list)
+        self.pigeonholes: list[tuple[tuple[str, ...], tuple[str, ...]]] = []
         for tag in core:
             if not isinstance(tag, tuple) or not tag:
                 continue
@@ -125,6 +127,8 @@ class _Explainer:
                 self.constrained_names[tag[2].name].append((tag[1], tag[2]))
             elif kind == ONE_PER_NAME:
                 self.exclusive.add(tag[1])
+            elif kind == PIGEONHOLE:
+                self.pigeonholes.append((tag[1], tag[2]))
         self.seen: dict[MatchSpec, ConflictNode] = {}
         self.budget = MAX_NODES
 
@@ -264,12 +268,23 @@ def explain_conflict(
 ) -> Conflict:
     """Build the explanation for an unsatisfiable core."""
     explainer = _Explainer(core, enc)
-    roots = []
+    roots = [_pigeonhole_node(names, versions) for names, versions in sorted(explainer.pigeonholes)]
     requests = explainer.requests or list(specs)
     for spec in requests:
         roots.append(explainer.spec_node(spec, "", 0))
     informative = [r for r in roots if not _uninformative(r)]
     return Conflict([spec_text(s) for s in (*specs, *required)], informative or roots)
+
+
+def _pigeonhole_node(names: Sequence[str], versions: Sequence[str]) -> ConflictNode:
+    """A counting argument: more packages than versions, where equal versions exclude each other."""
+    listed = ", ".join(names[:12]) + (f" and {len(names) - 12} more" if len(names) > 12 else "")
+    shown = ", ".join(versions) if len(versions) <= 10 else f"{versions[0]} ... {versions[-1]}"
+    return ConflictNode(
+        f"{len(names)} packages are all needed, but every two of them exclude each other's equal versions "
+        f"and they have only {len(versions)} versions ({shown}) to share: {listed}",
+        packages=list(names),
+    )
 
 
 def _uninformative(node: ConflictNode) -> bool:

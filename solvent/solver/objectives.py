@@ -91,7 +91,6 @@ class ClassicObjectives:
         self.targets = tuple(targets)
         self.freeze = freeze
         self._ranks: dict[str, list[tuple[int, tuple[int, int, int, int, int]]]] = {}
-        self._installed_var: dict[str, int] = {}
         self._misfeature_var: dict[tuple[int, str], int] = {}
         self._misfeature_links: set[tuple[int, int]] = set()
 
@@ -162,12 +161,7 @@ class ClassicObjectives:
         for name, name_vars in list(enc.name_vars.items()):
             if name in self.spec_names or name.startswith("__") or not name_vars:
                 continue
-            var = self._installed_var.get(name)
-            if var is None:
-                var = self._installed_var[name] = enc.sat.new_var()
-                for candidate in name_vars:
-                    enc.sat.add_clause((-candidate, var), tag=("installed", name))
-            out[var] = 1
+            out[enc.installed(name)] = 1
         return out
 
     def _timestamps(self) -> Terms:

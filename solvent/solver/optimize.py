@@ -1,0 +1,338 @@
+"""conda classic's objective sequence, minimized with unsatisfiable cores and proven optimal.
+
+conda minimizes its objectives one after the other (:mod:`solvent.solver.objectives`). Bounding a
+sum from above and asking the search for something better is hopeless at real scale: to prove
+that 143 installed packages are the fewest possible, a bound search must refute every cheaper
+combination, and on environments of a few hundred packages it ran out of any reasonable budget.
+
+This module works from below instead (the OLL algorithm of core-guided MaxSAT). Each term of an
+objective becomes an assumption that the term is zero (a name's ranks as a ladder of unary
+literals, :mod:`solvent.solver.softs`). Almost all of them are zero at the optimum, so the search either finds a model
+at once (the optimum is the lower bound) or fails, and the assumptions its refutation used, an
+unsatisfiable core, say that one of those terms must be paid for. The cheapest weight in the core
+is added to the lower bound, the core's terms are relaxed, and a counter over the core (a
+:class:`~solvent.solver.totalizer.Totalizer`) charges again for every further violation among them.
+The optimum is reached when the assumptions become satisfiable, or when the lower bound meets the
+cost of the best model known (the greedy answer, usually already optimal).
+
+Three properties of package problems keep this cheap:
+
+* at most one record per name is installed, so a name's terms are one rank, and one assumption
+  per name ("rank below k") stands for all of its builds: cores name packages, not builds;
+* an objective's optimum is fixed for the ones after it by keeping its final assumptions, which
+  propagate (a record forced out, a package forced in) instead of weighing a sum;
+* terms the context already refutes are relaxed without a search (one propagation finds them all):
+  with the earlier objectives fixed, most "this package is installed" terms are forced.
+
+The encoding is lazy, so a model can touch names no objective had terms for yet. Terms that appear
+later for an objective already fixed are assumed zero in the context: every model meeting the
+context then has the full terms at the fixed optimum (its old terms cannot go below their proven
+lower bound, and the new ones are zero), and the incumbent model, which never installed those
+names, still meets it. Terms that appear for the objective being minimized join its assumptions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+from solvent.solver.encoding import Encoding
+from solvent.solver.objectives import Objective, Terms, value_of
+from solvent.solver.softs import SoftSet
+
+# Builds of one name the context may leave open and still get their clauses up front; early in
+# the sequence (nothing fixed yet) a name has hundreds, and expanding them all would touch much of
+# the channel for nothing.
+_FEW_ALTERNATIVES = 8
+# A core is shrunk by asking again with only its own assumptions, at most this many times.
+_TRIMS = 3
+
+
+class OptimizerGaveUp(Exception):
+    """The conflict budget ran out before an objective's optimum was proven."""
+
+
+@dataclass
+class OptimizeStats:
+    solves: int = 0
+    cores: int = 0
+    relaxed_without_search: int = 0
+    objectives: dict[str, int] = field(default_factory=dict)
+    optimal: bool = True
+
+
+class LexicographicOptimizer:
+    """Minimizes a sequence of objectives in order, each at its optimum for the ones after it."""
+
+    def __init__(
+        self,
+        encoding: Encoding,
+        decide: Callable[[], int | None],
+        model: set[int],
+        *,
+        conflict_budget: int,
+    ) -> None:
+        """``model`` (the true variables of a solution, usually the greedy one) is the first
+        incumbent; ``conflict_budget`` bounds the whole optimization (conflicts, not seconds, so
+        the answer does not depend on the machine)."""
+        self.enc = encoding
+        self.sat = encoding.sat
+        self.decide = decide
+        self.model = model
+        self.model_vars = self.sat.num_vars
+        self.budget_end = self.sat.stats.conflicts + conflict_budget
+        # Units holding every finished objective at its optimum. Every later question assumes
+        # them and the incumbent meets them, so they are added as clauses, not assumptions:
+        # propagated once on level 0, and never part of a learned clause.
+        self.context: list[int] = []
+        self._fixed: list[tuple[Objective, SoftSet]] = []  # finished objectives and their softs
+        # auxiliary variables created after the incumbent that its records force true
+        self._forced: set[int] = set()
+        self._covered_names = -1  # names touched when the fixed objectives' terms were last read
+        self._scanned: tuple[int, int, int] | None = None  # state _requirement_cores last read
+        self.stats = OptimizeStats()
+
+    # ------------------------------------------------------------------ driver
+
+    def run(self, sequence: Sequence[Objective]) -> set[int]:
+        """Minimize every objective in turn; the optimal model's true variables."""
+        for i, objective in enumerate(sequence):
+            try:
+                best = self._minimize(objective)
+            except OptimizerGaveUp:
+                self.stats.optimal = False
+                self.stats.objectives[objective.name] = self._hold_incumbent(objective)
+                for rest in sequence[i + 1 :]:
+                    self.stats.objectives[rest.name] = self._incumbent_cost(rest.terms())
+                break
+            self.stats.objectives[objective.name] = best
+        if self.stats.optimal:
+            # Among the solutions every objective ties on, the one the policy prefers: the
+            # questions above were answered by the engine's own search, which does not care.
+            if not self.sat.solve(decide=self.decide, on_true=self.enc.expand):
+                raise RuntimeError("internal error: the optimized objectives became infeasible")
+            self.stats.solves += 1
+            self._take(set(self.sat.model()))
+        return self.model
+
+    # ------------------------------------------------------------------ one objective
+
+    def _minimize(self, objective: Objective) -> int:
+        sat = self.sat
+        enc = self.enc
+        terms = objective.terms()
+        self._cover_fixed()
+        softs = SoftSet(enc)
+        softs.add_terms(terms)
+        upper = self._incumbent_cost(terms)
+        probed: set[int] = set()
+        expanded = False
+        while softs.lower < upper:
+            if not sat.implied(on_true=enc.expand):
+                raise RuntimeError("internal error: the optimized objectives became infeasible")
+            refuted = sat.falsified(softs.weights)
+            # an assumption whose failure propagation alone shows (a required package with
+            # several acceptable builds) is a core of its own too; each is probed once
+            for a in softs.weights:
+                if a not in probed:
+                    probed.add(a)
+                    if sat.value(a) is None and sat.probe(a):
+                        refuted.append(a)
+            if refuted:
+                # the context alone rules these out: each is a core of its own
+                self.stats.relaxed_without_search += len(refuted)
+                for a in refuted:
+                    if a in softs.weights:
+                        softs.relax([a])
+                continue
+            if self._requirement_cores(softs):
+                continue
+            if not expanded:
+                expanded = True
+                if self._expand_alternatives(softs):
+                    probed.clear()
+                    continue
+            result = self._solve(list(softs.weights))
+            if result:
+                model = set(sat.model())
+                grown = objective.terms()
+                fresh = {lit: w for lit, w in grown.items() if not softs.covers({lit: w})}
+                softs.add_terms(fresh)
+                covered = self._cover_fixed()
+                if any(_holds(lit, model) for lit in (*fresh, *covered)):
+                    continue  # the model pays for terms it was not told about: ask again
+                self._take(model)
+                upper = softs.lower
+                break
+            core = self._core(softs)
+            self.stats.cores += 1
+            softs.relax(core)
+        # Every model meeting the context and these assumptions has this objective at its optimum.
+        self._hold(sorted(softs.weights, key=abs))
+        self._fixed.append((objective, softs))
+        return softs.lower
+
+    def _solve(self, assumptions: list[int]) -> bool:
+        remaining = self.budget_end - self.sat.stats.conflicts
+        if remaining <= 0:
+            raise OptimizerGaveUp
+        # The engine's own decisions (activity-driven) refute a core far sooner than the policy's
+        # fixed order; which model comes out does not matter here (see run()).
+        result = self.sat.solve(assumptions, on_true=self.enc.expand, max_conflicts=remaining)
+        self.stats.solves += 1
+        if result is None:
+            raise OptimizerGaveUp
+        return result
+
+    def _core(self, softs: SoftSet) -> list[int]:
+        """The failed assumptions of the last solve, shrunk by asking again with only them: a
+        refutation found among thousands of assumptions often uses more than it needs."""
+        core = [a for a in self.sat.failed_assumptions() if a in softs.weights]
+        if not core:
+            raise RuntimeError("internal error: the optimized objectives became infeasible")
+        for _ in range(_TRIMS):
+            if len(core) <= 2 or self._solve(core):
+                break
+            smaller = [a for a in self.sat.failed_assumptions() if a in softs.weights]
+            if not smaller or len(smaller) >= len(core):
+                break
+            core = smaller
+        return core
+
+    def _requirement_cores(self, softs: SoftSet) -> bool:
+        """Relax the cores that requirements show without a search; whether any was found.
+
+        A requirement whose trigger the context installs needs one of its candidates; when every
+        candidate the context leaves open is ruled out by its name's rung, the name must climb to
+        the cheapest of them (a needed package whose every remaining build costs something, as
+        when the newest build of a version was made for another python). Found by reading the
+        assignment, not by solving.
+        """
+        sat = self.sat
+        # nothing new to read unless the implied assignment or the requirements changed
+        key = (len(self.enc.requirements), sat.trail_size(), len(softs.weights))
+        if key == self._scanned:
+            return False
+        self._scanned = key
+        val = sat.assignment()
+        record_of = self.enc.record_of
+        found = False
+        for req in self.enc.requirements:
+            t = req.trigger
+            if t and val[2 * t] != 1:
+                continue
+            name = None
+            cheapest = -1
+            for c in req.candidates:
+                vc = val[2 * c]
+                if vc == 1:
+                    cheapest = -1
+                    break
+                if vc:
+                    continue
+                record = record_of[c]
+                ladder = softs.ladders.get(record.name)
+                if ladder is None or (name is not None and record.name != name) or not softs.forbids(c):
+                    cheapest = -1
+                    break
+                name = record.name
+                rank = ladder.ranks[c]
+                if cheapest < 0 or rank < cheapest:
+                    cheapest = rank
+            if cheapest > 0 and name is not None and softs.climb(name, cheapest):
+                self.stats.relaxed_without_search += 1
+                found = True
+        return found
+
+    def _expand_alternatives(self, softs: SoftSet) -> bool:
+        """Generate the clauses of the builds the context leaves open for the names where the
+        incumbent pays a term; whether any were generated.
+
+        The search expands a record only when it installs it, so until then a build that cannot
+        work looks like an alternative to propagation, and proving that a package is needed, or
+        that its build is the only one left, would take a search per term. For a "package is
+        installed" term the builds of the packages that need it are what matters.
+        """
+        enc = self.enc
+        sat = self.sat
+        record_of = enc.record_of
+        paid = self.model | self._forced
+        names: set[str] = set()
+        needed: set[str] = set()
+        for a in softs.weights:
+            name = softs.name_of(a)
+            if name is None or not softs.paid_by(a, paid):
+                continue
+            if -a in enc.aux_name:
+                needed.add(name)
+            names.add(name)
+        if needed:
+            for req in enc.requirements:
+                t = req.trigger
+                if t in paid and req.spec.name in needed:
+                    names.add(record_of[t].name)
+        todo: list[int] = []
+        for name in sorted(names):
+            open_ = [v for v in enc.name_vars.get(name, ()) if sat.value(v) is None and not enc.expanded(v)]
+            if len(open_) <= _FEW_ALTERNATIVES:
+                todo.extend(open_)
+        for v in todo:
+            enc.expand(v)
+        return bool(todo)
+
+    # ------------------------------------------------------------------ incumbent and context
+
+    def _cover_fixed(self) -> list[int]:
+        """Assume zero every term a finished objective gained since it was fixed (new names);
+        the new term literals."""
+        touched = len(self.enc.name_vars)
+        if touched == self._covered_names:
+            return []  # terms come from touched names only
+        self._covered_names = touched
+        added: list[int] = []
+        for objective, softs in self._fixed:
+            terms = objective.terms()
+            fresh = {lit: w for lit, w in terms.items() if not softs.covers({lit: w})}
+            if fresh:
+                self._hold(softs.add_terms(fresh))
+                added.extend(fresh)
+        return added
+
+    def _incumbent_cost(self, terms: Terms) -> int:
+        """The incumbent's cost, its variables created since it was found valued as the
+        definitions force them (a package-installed or feature indicator follows its records)."""
+        newer = [lit for lit in terms if abs(lit) > self.model_vars and abs(lit) not in self._forced]
+        if newer:
+            true_records = sorted(v for v in self.model if v in self.enc.record_of)
+            if not self.sat.implied(true_records, on_true=self.enc.expand):
+                raise RuntimeError("internal error: the incumbent violates its own constraints")
+            self._forced.update(abs(lit) for lit in newer if self.sat.value(abs(lit)) is True)
+        return value_of(terms, self.model | self._forced)
+
+    def _take(self, model: set[int]) -> None:
+        self.model = model
+        self.model_vars = self.sat.num_vars
+        self._forced = set()
+
+    def _hold_incumbent(self, objective: Objective) -> int:
+        """After the budget ran out: keep the objective at the incumbent's value (a bound, not a
+        proof), so that the answer stays the incumbent's."""
+        terms = objective.terms()
+        best = self._incumbent_cost(terms)
+        guard = self.sat.new_var()
+        if best:
+            self.sat.add_linear_le([(w, lit) for lit, w in terms.items()], best, guard=guard)
+        else:
+            for lit in terms:
+                self.sat.add_clause((-guard, -lit))
+        self._hold([guard])
+        return best
+
+    def _hold(self, lits: list[int]) -> None:
+        self.context.extend(lits)
+        for lit in lits:
+            self.sat.add_clause((lit,), tag=None)
+
+
+def _holds(lit: int, model: set[int]) -> bool:
+    return (lit in model) if lit > 0 else (-lit not in model)

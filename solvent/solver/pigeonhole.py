@@ -1,0 +1,134 @@
+"""Counting arguments the clause search cannot make: more packages than versions to share.
+
+When every pair of some packages excludes equal versions (``a 5`` depends on ``b !=5``, and so on
+for every version and every pair), at most one of them can take each version. Ten such packages
+over nine versions cannot all be installed: the pigeonhole principle. A clause-learning search
+refutes that only by trying every way to place nine of them, which is exponential (minutes for
+picosat, seconds to minutes here, on the sudoku snapshot whose grid has fifteen cells that
+pairwise exclude each other's digits).
+
+This module finds such sets from the clauses themselves (the binary exclusions between
+candidates of different names, as the encoding generates them for ``!=`` dependencies and
+``constrains``) and states the count as one clause: not all of these packages are installed. The
+search then needs one short argument per package ("it is required, so it is installed") instead
+of an enumeration. It runs only when a search has already spent many conflicts, so problems that
+do not need it pay nothing.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from solvent.solver.encoding import Encoding
+
+PIGEONHOLE = "pigeonhole"  # ("pigeonhole", names, versions) tags the counting clause
+NEEDED = "needed"  # ("needed", name): propagation shows that name must be installed
+
+_MAX_NAME_CANDIDATES = 64  # names with more builds than this are left out of the graph
+_MAX_EXPANSIONS = 5000  # records whose clauses may be generated to complete the graph
+
+
+def add_pigeonhole_clauses(enc: Encoding) -> int:
+    """Find sets of packages that pairwise exclude equal versions and outnumber their versions;
+    for each, add the clause "one of them is not installed". Returns how many were added."""
+    names = [
+        name
+        for name, variables in enc.name_vars.items()
+        if 2 <= len(variables) <= _MAX_NAME_CANDIDATES and not name.startswith("__")
+    ]
+    budget = _MAX_EXPANSIONS
+    for name in names:
+        for var in enc.name_vars[name]:
+            if budget and not enc.expanded(var):
+                enc.expand(var)  # its exclusions are clauses only once generated
+                budget -= 1
+    graph = _exclusion_graph(enc, names)
+    sat = enc.sat
+    done = enc.counted
+    added = 0
+    for clique in _cliques(graph):
+        versions = {enc.record_of[v].version for name in clique for v in enc.name_vars[name]}
+        if len(clique) <= len(versions):
+            continue
+        members = sorted(clique)[: len(versions) + 1]  # the smallest set that cannot fit
+        key = frozenset(members)
+        if key in done:
+            continue
+        done.add(key)
+        tag = (PIGEONHOLE, tuple(members), tuple(sorted(versions)))
+        sat.add_clause([-enc.installed(name) for name in members], tag=tag)
+        added += 1
+        # The clause bites once the search knows these packages are needed. It never decides
+        # "not installed" for a required package, so say it directly where propagation shows it
+        # (leaving one out empties the dependencies of everything that needs it).
+        for name in members:
+            inst = enc.installed(name)
+            if sat.value(inst) is None and not sat.implied([-inst]):
+                sat.add_clause([inst], tag=(NEEDED, name))
+    return added
+
+
+def _exclusion_graph(enc: Encoding, names: list[str]) -> dict[str, set[str]]:
+    """Names X and Y are adjacent when, for every version both have, the two builds of that
+    version exclude each other (a binary clause), and they share at least one version."""
+    sat = enc.sat
+    record_of = enc.record_of
+    by_version: dict[str, dict[str, list[int]]] = {}
+    for name in names:
+        table: dict[str, list[int]] = defaultdict(list)
+        for var in enc.name_vars[name]:
+            table[record_of[var].version].append(var)
+        by_version[name] = table
+    # excludes[var] = variables whose candidates var rules out through a binary clause
+    name_of = {v: name for name in names for v in enc.name_vars[name]}
+    excludes: dict[int, set[int]] = {}
+    for var in name_of:
+        out = {code >> 1 for code in sat.binary_implications(var) if code & 1 and (code >> 1) in name_of}
+        excludes[var] = out
+    neighbours: dict[str, set[str]] = defaultdict(set)
+    for var, out in excludes.items():
+        x = name_of[var]
+        for other in out:
+            y = name_of[other]
+            if y != x:
+                neighbours[x].add(y)
+    graph: dict[str, set[str]] = {name: set() for name in names}
+    for x in names:
+        for y in neighbours[x]:
+            if y in graph[x] or x > y:
+                continue
+            shared = by_version[x].keys() & by_version[y].keys()
+            if shared and all(_all_exclusive(by_version[x][v], by_version[y][v], excludes) for v in shared):
+                graph[x].add(y)
+                graph[y].add(x)
+    return graph
+
+
+def _all_exclusive(xs: list[int], ys: list[int], excludes: dict[int, set[int]]) -> bool:
+    return all(y in excludes[x] or x in excludes[y] for x in xs for y in ys)
+
+
+def _cliques(graph: dict[str, set[str]], limit: int = 10_000) -> list[set[str]]:
+    """Maximal cliques (Bron-Kerbosch with pivoting), at most ``limit`` recursion steps, largest
+    first; deterministic (names are visited in sorted order)."""
+    found: list[set[str]] = []
+    steps = 0
+
+    def expand(r: list[str], p: set[str], x: set[str]) -> None:
+        nonlocal steps
+        steps += 1
+        if steps > limit:
+            return
+        if not p and not x:
+            if len(r) > 2:
+                found.append(set(r))
+            return
+        pivot = max(sorted(p | x), key=lambda n: len(graph[n] & p))
+        for v in sorted(p - graph[pivot]):
+            expand([*r, v], p & graph[v], x & graph[v])
+            p = p - {v}
+            x = x | {v}
+
+    expand([], {n for n in graph if graph[n]}, set())
+    found.sort(key=lambda c: (-len(c), sorted(c)))
+    return found
