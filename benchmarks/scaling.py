@@ -82,6 +82,7 @@ def scale(family: str, solvers: list[str], points: list[int], repeat: int, timeo
             requests = [top_names(shape, point)]
         for solver in solvers:
             times, rss, statuses = [], [], []
+            not_optimal = 0
             for i, specs in enumerate(requests):
                 if solver in gave_up:
                     # A solver that timed out once is not run on bigger or further problems of the
@@ -91,6 +92,8 @@ def scale(family: str, solvers: list[str], points: list[int], repeat: int, timeo
                 problem = Problem(f"{family}-{point}-{i}", [str(directory)], "linux-64", specs, VIRTUAL, "strict")
                 run = _measure(problem, solver, timeout, repeat)
                 statuses.append(run.status)
+                if run.optimal is False:
+                    not_optimal += 1
                 if run.status == "timeout":
                     gave_up[solver] = f"{family} {point}"
                 if run.status in ("ok", "unsat") and run.total_s is not None:
@@ -106,6 +109,7 @@ def scale(family: str, solvers: list[str], points: list[int], repeat: int, timeo
                 "time_s": statistics.median(times) if times else None,
                 "peak_rss_mb": max(rss) if rss else None,
                 "statuses": statuses,
+                "not_optimal": not_optimal,
             }
             rows.append(row)
             t = f"{row['time_s']:.3f}s" if row["time_s"] is not None else "-"
@@ -135,6 +139,8 @@ def _cell(row: dict[str, Any] | None, timeout: float | None) -> str:
             return "not run (timed out" + first[len("skipped: timed out") :] + ")"
         return first
     cell = f"{row['time_s']:.2f} s, {row['peak_rss_mb'] or 0:.0f} MB"
+    if row.get("not_optimal"):
+        cell += f" ({row['not_optimal']} not proven optimal)"
     missed = sum(1 for st in statuses if st not in ("ok", "unsat"))
     if missed:
         cell += f" ({missed} of {len(statuses)} timed out{limit})"

@@ -126,7 +126,7 @@ class PackageRecord:
 
         Raises :class:`InvalidRecord` naming the file and the field when the entry is unusable.
         """
-        if not isinstance(entry, Mapping):
+        if type(entry) is not dict and not isinstance(entry, Mapping):  # dict first: typing's check is slow
             raise InvalidRecord(f"{fn}: repodata entry is not an object")
         name = entry.get("name")
         version = entry.get("version")
@@ -136,7 +136,7 @@ class PackageRecord:
             raise InvalidRecord(f"{fn}: missing 'version'")
         version = str(version)
         try:
-            parse_version(version)
+            order = parse_version(version)
         except InvalidVersion as exc:
             raise InvalidRecord(f"{fn}: {exc}") from None
         try:
@@ -151,7 +151,7 @@ class PackageRecord:
         if base_url is not None:
             url = base_url.rstrip("/") + "/" + fn
         size = entry.get("size")
-        return cls(
+        record = cls(
             name=name.lower(),
             version=version,
             build=str(entry.get("build", "0")),
@@ -171,6 +171,8 @@ class PackageRecord:
             channel=channel or "",
             url=url,
         )
+        record._version_order = order  # parsed above to validate: keep it
+        return record
 
     @classmethod
     def virtual(cls, name: str, version: str, build: str = "0", subdir: str = "noarch") -> PackageRecord:
