@@ -48,7 +48,15 @@ def main() -> None:
     rs.add_argument("--timeout", type=float, default=1200.0)
     rs.add_argument("--synthetic", type=int, default=0, help="also request N generated names")
     rs.add_argument("--out")
+    score = sub.add_parser("score", help="conda's objective vector of every solver's answer to one problem")
+    score.add_argument("dir", help="a results directory (with results.json)")
+    score.add_argument("problem")
     args = ap.parse_args()
+    if args.cmd == "score":
+        from benchmarks.score import main as score_main
+
+        score_main(args.dir, args.problem)
+        return
     if args.cmd in ("scale", "realscale"):
         from benchmarks import scaling
 

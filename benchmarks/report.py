@@ -212,6 +212,7 @@ def plot_size(results: dict[str, Any], path: Path) -> bool:
     if not any(sizes.values()):
         return False
     fig, axes = plt.subplots(1, 2, figsize=(12, 5), sharex=True)
+    colors = {s: f"C{i}" for i, s in enumerate(solvers)}  # one colour per solver in both panels
     for ax, key, title in ((axes[0], "total_s", "whole process"), (axes[1], "inproc_s", "inside the process")):
         for s in solvers:
             pts = sorted(
@@ -220,7 +221,7 @@ def plot_size(results: dict[str, Any], path: Path) -> bool:
                 if solver == s and sizes.get(n) and r.get(key) and r["status"] in ("ok", "unsat")
             )
             if pts:
-                ax.plot([x for x, _ in pts], [y for _, y in pts], "o", label=s, alpha=0.75)
+                ax.plot([x for x, _ in pts], [y for _, y in pts], "o", color=colors[s], label=s, alpha=0.75)
         ax.set_yscale("log")
         ax.set_xlabel("packages in the environment")
         ax.set_ylabel("seconds (log)")
