@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from benchmarks.runner import SUITES, load_suite
+from benchmarks.runner import load_suite
 
 
 def objective_vectors(results_dir: Path, problem_name: str) -> dict[str, list[tuple[str, int]] | str]:
@@ -27,11 +27,7 @@ def objective_vectors(results_dir: Path, problem_name: str) -> dict[str, list[tu
 
     results = json.loads((results_dir / "results.json").read_text())
     suite = results["suite"]
-    problem = next(
-        p
-        for p in load_suite(suite if (SUITES / f"{suite}.yaml").exists() else suite, include_slow=True)
-        if p.name == problem_name
-    )
+    problem = next(p for p in load_suite(suite, include_slow=True) if p.name == problem_name)
     runs = {r["solver"]: r for r in results["runs"] if r["problem"] == problem_name and r["status"] == "ok"}
     index = ChannelIndex(problem.channels, problem.platform, offline=True, quiet=True)
     provider = Provider(
