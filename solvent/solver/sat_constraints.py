@@ -71,16 +71,7 @@ class _Constraints(_Search):
                     b = lits[i]
                     lits[i] = lits[1]
                     lits[1] = b
-                    if n == 2:
-                        self._bimp[a ^ 1].append(b)
-                        self._bimp[b ^ 1].append(a)
-                        if self._track_core:
-                            key = (a << _KEY_SHIFT) | b if a < b else (b << _KEY_SHIFT) | a
-                            self._bin_info.setdefault(key, info)
-                    else:
-                        self._watches[a].append(lits)
-                        self._watches[b].append(lits)
-                        self._cinfo[id(lits)] = info
+                    self._watch(lits, info)
                     return
         level = self._level
         best0 = best1 = -1  # indices of the two literals to watch
@@ -125,19 +116,7 @@ class _Constraints(_Search):
         b = lits[best1]
         lits[best1] = lits[1]
         lits[1] = b
-        reason: Any
-        if n == 2:
-            self._bimp[a ^ 1].append(b)
-            self._bimp[b ^ 1].append(a)
-            if self._track_core:
-                key = (a << _KEY_SHIFT) | b if a < b else (b << _KEY_SHIFT) | a
-                self._bin_info.setdefault(key, info)
-            reason = b
-        else:
-            self._watches[a].append(lits)
-            self._watches[b].append(lits)
-            self._cinfo[id(lits)] = info
-            reason = lits
+        reason = self._watch(lits, info)
         va = val[a]
         if val[b] != -1 or va == 1:
             return  # two non-false watches, or satisfied
@@ -145,6 +124,22 @@ class _Constraints(_Search):
             self._enqueue(a, reason, level[b >> 1])
             return
         self._falsified(lits, info, reason)
+
+    def _watch(self, lits: list[int], info: _Info) -> Any:
+        """Attach a clause on its first two literals; the reason it gives the first one."""
+        a = lits[0]
+        b = lits[1]
+        if len(lits) == 2:
+            self._bimp[a ^ 1].append(b)
+            self._bimp[b ^ 1].append(a)
+            if self._track_core:
+                key = (a << _KEY_SHIFT) | b if a < b else (b << _KEY_SHIFT) | a
+                self._bin_info.setdefault(key, info)
+            return b
+        self._watches[a].append(lits)
+        self._watches[b].append(lits)
+        self._cinfo[id(lits)] = info
+        return lits
 
     def _falsified(self, lits: list[int], info: _Info | None, reason: Any) -> None:
         """Handle a constraint found false on adding; ``lits[0]``/``lits[1]`` have the top levels."""
