@@ -1,4 +1,4 @@
-"""The ``solvent`` command: solve, lock, fetch, explain-cuda, info.
+"""The ``solvent`` command: solve, lock, fetch, explain-cuda, cuda-matrix, info.
 
 Exit codes: 0 success; 1 unsatisfiable (or ``lock --check`` found the lockfile stale); 2 bad input
 (a malformed spec, unknown platform or channel, bad file); 3 network or cache failure. A
@@ -32,6 +32,10 @@ EXAMPLES_LOCK = """examples:
   solvent lock environment.yml -p linux-64 -p osx-arm64 --format all -o locks/
   solvent lock environment.yml --virtual-package __cuda=12.2 --require-cuda
   solvent lock environment.yml --check
+"""
+EXAMPLES_MATRIX = """examples:
+  solvent cuda-matrix environment.yml -p linux-64
+  solvent cuda-matrix environment.yml --drivers none,11.8,12.4,12.9 --json
 """
 EXAMPLES_FETCH = """examples:
   solvent fetch -c conda-forge -p linux-64
@@ -123,6 +127,23 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("-c", "--channel", action="append", default=[], required=True)
     fetch.add_argument("-p", "--platform", action="append", default=[])
     _add_common(fetch)
+
+    matrix = sub.add_parser(
+        "cuda-matrix",
+        help="solve an environment once per CUDA driver version and tabulate what each gets",
+        epilog=EXAMPLES_MATRIX,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    matrix.add_argument("envfile", help="environment.yml or a spec list file")
+    _add_solve_options(matrix, many_platforms=True)
+    matrix.add_argument(
+        "--drivers",
+        default="none,11.2,11.8,12.1,12.4,12.9,13.0",
+        metavar="LIST",
+        help="comma-separated __cuda versions, 'none' for no driver (default: %(default)s)",
+    )
+    matrix.add_argument("--jobs", type=int, default=None, help="parallel solves (default: one per CPU)")
+    _add_common(matrix)
 
     explain = sub.add_parser("explain-cuda", help="explain the CUDA choices of a lockfile")
     explain.add_argument("lockfile")
@@ -337,12 +358,19 @@ def cmd_explain_cuda(args: argparse.Namespace) -> int:
     return run_explain_cuda(args)
 
 
+def cmd_cuda_matrix(args: argparse.Namespace) -> int:
+    from solvent.lockfiles.cuda_matrix import run_cuda_matrix
+
+    return run_cuda_matrix(args)
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "solve": cmd_solve,
     "fetch": cmd_fetch,
     "info": cmd_info,
     "lock": cmd_lock,
     "explain-cuda": cmd_explain_cuda,
+    "cuda-matrix": cmd_cuda_matrix,
 }
 
 

@@ -16,6 +16,7 @@ from typing import Any, Sequence
 from solvent.atomic import write_atomic
 from solvent.errors import LockfileError, SolventError, Unsatisfiable
 from solvent.lockfiles.cuda import LockedPackage, analyze
+from solvent.lockfiles.cuda_matrix import explain_cpu_builds
 from solvent.lockfiles.envfile import EnvironmentSpec, load_environment
 from solvent.record import PackageRecord
 
@@ -130,10 +131,13 @@ def run_lock(args: Any) -> int:
         target = next((r.version for r in virtual[p] if r.name == "__cuda"), None)
         pkgs = [LockedPackage(r.name, r.version, r.build, list(r.depends), list(r.constrains)) for r in solutions[p]]
         report = analyze(pkgs, p, target, env.specs)
+        explain_cpu_builds(jobs[p], report, p)
         reports[p] = report
         for warning in report.warnings:
             sys.stderr.write(f"solvent: warning ({p}): {warning}\n")
-        if args.require_cuda and report.warnings:
+        for name, reason in report.cpu_reasons.items():
+            sys.stderr.write(f"solvent: note ({p}): {name} is a CPU build: {reason}\n")
+        if args.require_cuda and (report.cpu_frameworks or not report.target_cuda):
             _explain_cpu(jobs[p], report, p)
 
     written = _write(env, platforms, channels, solutions, hashes, explicit, conda_lock, reports)
@@ -203,12 +207,15 @@ def _write(
             extra += f"# target_cuda: {reports[p].target_cuda}\n"
         if reports[p].min_driver:
             extra += f"# min_cuda_driver: {reports[p].min_driver}\n"
+        for name, reason in sorted(reports[p].cpu_reasons.items()):
+            extra += f"# cpu_build: {name}: {reason}\n"
         text = text.replace("@EXPLICIT\n", f"{extra}@EXPLICIT\n", 1)
         written.append(write_atomic(path, text))
     if conda_lock is not None:
         text = render_conda_lock(solutions, hashes, channels, [Path(env.source).name], env.pip)
         cuda = {f"target_cuda.{p}": r.target_cuda for p, r in reports.items() if r.target_cuda}
         cuda.update({f"min_cuda_driver.{p}": r.min_driver for p, r in reports.items() if r.min_driver})
+        cuda.update({f"cpu_build.{p}.{n}": why for p, r in reports.items() for n, why in sorted(r.cpu_reasons.items())})
         if cuda:
             import yaml
 
