@@ -328,7 +328,7 @@ def cmd_fetch(args: argparse.Namespace) -> int:
 def cmd_info(args: argparse.Namespace) -> int:
     from solvent.channels.cache import default_cache_dir
     from solvent.platforms import native_platform
-    from solvent.virtual_packages import describe, detect_virtual_packages
+    from solvent.virtual_packages import describe, describe_cuda_driver, detect_virtual_packages
 
     data = {
         "solvent_version": __version__,
@@ -337,6 +337,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         "cache_dir": str(default_cache_dir()),
         "offline": os.environ.get("SOLVENT_OFFLINE", "") not in ("", "0"),
         "virtual_packages": describe(detect_virtual_packages()),
+        "cuda_driver": describe_cuda_driver(),
     }
     if args.json:
         _emit(data)

@@ -95,6 +95,18 @@ def detect_cuda_version() -> str | None:
     return out or None
 
 
+def describe_cuda_driver() -> str:
+    """What ``solvent info`` says of the driver: its version and where that came from."""
+    override = _override("cuda")
+    if override is not None:
+        value = override.strip()
+        return f"{value} (CONDA_OVERRIDE_CUDA)" if value else "none (CONDA_OVERRIDE_CUDA is empty)"
+    found = detect_cuda_version()
+    if found:
+        return f"{found} (detected: cuDriverGetVersion)"
+    return "none detected (set CONDA_OVERRIDE_CUDA=12.4, say, to target a driver)"
+
+
 def _glibc_version() -> str | None:
     try:
         value = os.confstr("CS_GNU_LIBC_VERSION")

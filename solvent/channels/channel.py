@@ -178,6 +178,16 @@ def _parse_url(value: str, alias: Channel) -> Channel:
     )
 
 
+def env_channel_alias() -> str:
+    """Where bare channel names live: ``SOLVENT_CHANNEL_ALIAS`` or conda's ``CONDA_CHANNEL_ALIAS``.
+
+    conda reads ``channel_alias`` from its configuration, and mirrors, air-gapped sites and test
+    set-ups point it at their own server (or a ``file://`` directory); the environment variable is
+    how conda's own configuration reaches solvent without a condarc parser.
+    """
+    return os.environ.get("SOLVENT_CHANNEL_ALIAS") or os.environ.get("CONDA_CHANNEL_ALIAS") or DEFAULT_CHANNEL_ALIAS
+
+
 def parse_channel_alias(alias: str) -> Channel:
     """The alias as a channel-like location (it may carry its own token and credentials)."""
     alias = alias.strip().rstrip("/")
@@ -278,6 +288,7 @@ __all__ = [
     "TOKEN_PLACEHOLDER",
     "Channel",
     "defaults_channels",
+    "env_channel_alias",
     "expand_channels",
     "parse_channel",
     "parse_channel_alias",

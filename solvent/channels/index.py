@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
 from ..errors import ChannelError, InvalidRecord
 from .cache import RepodataCache
-from .channel import DEFAULT_CHANNEL_ALIAS, Channel, expand_channels
+from .channel import Channel, env_channel_alias, expand_channels
 from .fetch import RepodataFetcher, Source, SubdirResult
 from .http import HttpClient
 from .progress import Progress
@@ -84,7 +84,7 @@ class ChannelIndex:
         exclude_newer: _dt.datetime | int | None = None,
         quiet: bool = True,
         session: requests.Session | None = None,
-        channel_alias: str = DEFAULT_CHANNEL_ALIAS,
+        channel_alias: str | None = None,
         retries: int = 3,
         backoff: float = 0.5,
         timeout: float | tuple[float, float] = (10.0, 60.0),
@@ -94,7 +94,7 @@ class ChannelIndex:
         if not platform or not isinstance(platform, str):
             raise ChannelError("a target platform (subdir) such as 'linux-64' is required")
         self.platform = platform
-        ranked = expand_channels(channels, platform, channel_alias=channel_alias)
+        ranked = expand_channels(channels, platform, channel_alias=channel_alias or env_channel_alias())
         self.channels: list[Channel] = [channel for channel, _ in ranked]
         self._ranks = {channel: rank for channel, rank in ranked}
         self._rank_by_name: dict[str, int] = {}

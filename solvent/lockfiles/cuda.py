@@ -328,8 +328,7 @@ def _warn(report: CudaReport, chosen: dict[str, LockedPackage], requested: Seque
             )
     elif report.min_driver and parse_version(target) < parse_version(report.min_driver):
         report.warnings.append(
-            f"the target's driver (__cuda {target}) is older than this environment needs "
-            f"({report.min_driver}: {report.min_driver_reason})"
+            f"the target's driver (__cuda {target}) is older than this environment needs: {report.min_driver_reason}"
         )
     # Two toolkit lines side by side: each library loads whichever runtime it finds first.
     lines = {name: _major_minor(v) for name, v in report.toolkit.items()}

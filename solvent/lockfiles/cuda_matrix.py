@@ -22,6 +22,7 @@ from typing import Any, Sequence
 
 from solvent.errors import InvalidInput, SolventError, Unsatisfiable
 from solvent.lockfiles.cuda import CUDA_ONLY, CudaReport, LockedPackage, analyze
+from solvent.record import PackageRecord
 from solvent.version import parse_version
 
 #: Driver versions a matrix covers when none are given: no driver, then the lines people run.
@@ -101,6 +102,8 @@ class MatrixRow:
     report: CudaReport | None = None
     error: str | None = None
     packages: int = 0
+    #: The solution itself, for callers that check or lock it (not part of the JSON).
+    records: list[PackageRecord] = field(default_factory=list, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -215,7 +218,7 @@ def _row(job: dict[str, Any], driver: str | None) -> MatrixRow:
     pkgs = [LockedPackage(r.name, r.version, r.build, list(r.depends), list(r.constrains)) for r in solution.packages]
     report = analyze(pkgs, platform, driver, job["specs"])
     explain_cpu_builds(job, report, platform)
-    return MatrixRow(driver, report=report, packages=len(pkgs))
+    return MatrixRow(driver, report=report, packages=len(pkgs), records=list(solution.packages))
 
 
 def _row_job(args: tuple[dict[str, Any], str | None]) -> MatrixRow:
