@@ -92,7 +92,10 @@ def load_suite(name_or_path: str, include_slow: bool = False) -> list[Problem]:
         merged = {**defaults, **p}
         platform = merged.get("platform", "linux-64")
         virtual = merged.get("virtual_packages") or DEFAULT_VIRTUAL.get(platform, [])
-        virtual = list(virtual) + list(merged.get("virtual_packages_add", []))
+        added = list(merged.get("virtual_packages_add", []))
+        # an added virtual package replaces the default of the same name (e.g. a newer __glibc)
+        replaced = {v.split("=")[0] for v in added}
+        virtual = [v for v in virtual if v.split("=")[0] not in replaced] + added
         channels = [
             c if ("/" in c or c.startswith(".")) else str(SHARED / "data" / "channels" / c) for c in merged["channels"]
         ]

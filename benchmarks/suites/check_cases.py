@@ -370,7 +370,9 @@ def run_peer(solver: str, problem: dict[str, Any], timeout: float) -> dict[str, 
     for ch in problem["channels"]:
         cmd += ["-c", str(channel_dir(ch))]
     virtual = list(problem.get("virtual_packages") or DEFAULT_VIRTUAL.get(platform, []))
-    virtual += list(problem.get("virtual_packages_add") or [])
+    added = list(problem.get("virtual_packages_add") or [])
+    replaced = {v.split("=")[0] for v in added}
+    virtual = [v for v in virtual if v.split("=")[0] not in replaced] + added
     for vp in virtual:
         cmd += ["--virtual", vp]
     cmd += list(problem["specs"])
