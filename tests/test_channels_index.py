@@ -182,3 +182,29 @@ def test_conda_forge_snapshot_matches_json(tmp_path: Path) -> None:
     assert len(python) == raw["python"]
     assert all(r.channel == channel.resolve().as_uri() for r in python)
     assert index.stats["names_loaded"] == 1
+
+
+def test_warm_local_channel_is_read_without_the_lock(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The first load builds the index under the entry's lock; the next reads it lock-free, so a
+    # warm solve never waits for (or imports) the cross-process lock. A changed file is rebuilt.
+    from solvent.channels.cache import CacheEntry
+
+    ch = tmp_path / "ch"
+    (ch / "linux-64").mkdir(parents=True)
+    (ch / "noarch").mkdir()
+    (ch / "noarch" / "repodata.json").write_text(json.dumps(repodata("noarch", [])))
+    (ch / "linux-64" / "repodata.json").write_text(json.dumps(repodata("linux-64", [entry("a", "1.0")])))
+    cache = tmp_path / "cache"
+    with ChannelIndex([str(ch)], "linux-64", cache_dir=cache) as idx:
+        assert [r.version for r in idx.records("a")] == ["1.0"]
+
+    def no_lock(self: CacheEntry) -> Any:
+        raise AssertionError("a warm local entry took the lock")
+
+    monkeypatch.setattr(CacheEntry, "lock", no_lock)
+    with ChannelIndex([str(ch)], "linux-64", cache_dir=cache) as idx:
+        assert [r.version for r in idx.records("a")] == ["1.0"]
+    monkeypatch.undo()
+    (ch / "linux-64" / "repodata.json").write_text(json.dumps(repodata("linux-64", [entry("a", "2.0")])))
+    with ChannelIndex([str(ch)], "linux-64", cache_dir=cache) as idx:
+        assert [r.version for r in idx.records("a")] == ["2.0"]

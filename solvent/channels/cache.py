@@ -63,10 +63,19 @@ class CacheEntry:
         self.payload_path = directory / f"{self.key}.json"
         self.index_path = directory / f"{self.key}.idx"
         self.shard_index_path = directory / f"{self.key}.shards.msgpack"
-        import filelock  # imports asyncio: paid only when the cache is really used
-
-        self._lock = filelock.FileLock(str(directory / f"{self.key}.lock"), timeout=lock_timeout)
+        self._lock_path = directory / f"{self.key}.lock"
+        self._file_lock: Any = None
         self._lock_timeout = lock_timeout
+
+    @property
+    def _lock(self) -> Any:
+        """The cross-process lock, created on first use: importing filelock costs 50-80 ms (it
+        imports asyncio), which a warm read that never locks should not pay."""
+        if self._file_lock is None:
+            import filelock
+
+            self._file_lock = filelock.FileLock(str(self._lock_path), timeout=self._lock_timeout)
+        return self._file_lock
 
     def lock(self) -> _EntryLock:
         """Cross-process (and cross-thread) exclusive lock of this entry."""

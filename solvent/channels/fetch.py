@@ -188,6 +188,11 @@ class RepodataFetcher:
         signature = {"file": path.name, "mtime_ns": stat.st_mtime_ns, "size": stat.st_size}
         if self.cache.writable:
             entry = self.cache.entry(url)
+            # A warm entry is read without the lock: the index is renamed into place before the
+            # state that names its source, so a state matching this file proves the index is its.
+            warm = self._open_local_index(entry, signature, url, subdir, source)
+            if warm is not None:
+                return SubdirResult(channel, subdir, warm, "local")
             with entry.lock():
                 state = entry.read_state()
                 if state.get("local") == signature and entry.index_path.is_file():
@@ -203,6 +208,17 @@ class RepodataFetcher:
                 return SubdirResult(channel, subdir, index, "local")
         index = SubdirIndex(self._local_index_bytes(path, fmt, source), url=url, subdir=subdir, source=source)
         return SubdirResult(channel, subdir, index, "local")
+
+    @staticmethod
+    def _open_local_index(
+        entry: CacheEntry, signature: dict[str, Any], url: str, subdir: str, source: str
+    ) -> SubdirIndex | None:
+        if entry.read_state().get("local") != signature:
+            return None
+        try:
+            return SubdirIndex.open(entry.index_path, url=url, subdir=subdir, source=source)
+        except (OSError, RepodataError):
+            return None
 
     @staticmethod
     def _local_index_bytes(path: Path, fmt: str, source: str) -> bytes:
