@@ -371,14 +371,14 @@ def test_progress_only_on_a_tty() -> None:
 
 
 def test_lock_timeout_is_cache_error(server: ChannelServer, tmp_path: Path) -> None:
-    import filelock
+    from tests.test_channels_locking import hold_in_other_process
 
     publish(server, "chan", "noarch", SIMPLE)
     cache = RepodataCache(tmp_path / "c", lock_timeout=0.05)
     fetcher = RepodataFetcher(cache, HttpClient(backoff=0.001))
     entry = cache.entry(parse_channel(server.channel_url("chan")).subdir_url("noarch"))
-    holder = filelock.FileLock(str(entry.directory / f"{entry.key}.lock"))
-    with holder, pytest.raises(CacheError, match=r"timed out .*cache lock"):
+    lock = entry.directory / f"{entry.key}.lock"
+    with hold_in_other_process(lock), pytest.raises(CacheError, match=r"timed out .*cache lock"):
         fetcher.load(parse_channel(server.channel_url("chan")), "noarch")
 
 

@@ -29,6 +29,7 @@ import platformdirs
 
 from ..atomic import write_atomic
 from ..errors import CacheError
+from .locking import EntryFileLock, LockTimeout
 from .redact import redact
 
 CACHE_ENV = "SOLVENT_CACHE_DIR"
@@ -64,17 +65,13 @@ class CacheEntry:
         self.index_path = directory / f"{self.key}.idx"
         self.shard_index_path = directory / f"{self.key}.shards.msgpack"
         self._lock_path = directory / f"{self.key}.lock"
-        self._file_lock: Any = None
+        self._file_lock: EntryFileLock | None = None
         self._lock_timeout = lock_timeout
 
     @property
-    def _lock(self) -> Any:
-        """The cross-process lock, created on first use: importing filelock costs 50-80 ms (it
-        imports asyncio), which a warm read that never locks should not pay."""
+    def _lock(self) -> EntryFileLock:
         if self._file_lock is None:
-            import filelock
-
-            self._file_lock = filelock.FileLock(str(self._lock_path), timeout=self._lock_timeout)
+            self._file_lock = EntryFileLock(self._lock_path, timeout=self._lock_timeout)
         return self._file_lock
 
     def lock(self) -> _EntryLock:
@@ -107,13 +104,11 @@ class _EntryLock:
         self.held = False
 
     def __enter__(self) -> CacheEntry:
-        import filelock
-
         self.held = False
         try:
             self.entry._lock.acquire()
             self.held = True
-        except filelock.Timeout as exc:  # before OSError: Timeout is a TimeoutError
+        except LockTimeout as exc:  # before OSError: LockTimeout is a TimeoutError
             raise CacheError(
                 f"timed out after {self.entry._lock_timeout:.0f}s waiting for the cache lock of "
                 f"{self.entry.url} ({self.entry.directory})"
