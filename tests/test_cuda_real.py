@@ -276,3 +276,21 @@ def test_cuda_matrix_command(
     assert [r["report"]["frameworks"][0]["variant"] for r in rows] == ["cpu", "cuda"]
     assert main([*args, "--drivers", "12.4,banana"]) == 2
     assert "'banana' is not a driver version" in capsys.readouterr().err
+
+
+def test_explanations_are_the_same_in_every_process(alias: dict[str, str], cache: str) -> None:
+    # The core comes out of the engine as a set; Python salts string hashes per process, so
+    # without an order of its own the tree's branches came out in a different order each run.
+    import subprocess
+    import sys
+
+    args = [sys.executable, "-m", "solvent", "solve", "-c", "conda-forge", "-p", "linux-64", "--cache-dir", cache]
+    args += ["--virtual-package", "__cuda=", "--channel-priority", "strict", "pytorch", "torchvision[build=*cuda*]"]
+    texts = set()
+    for seed in ("1", "2", "3"):
+        env = dict(os.environ, PYTHONHASHSEED=seed, CONDA_CHANNEL_ALIAS=alias[NEW])
+        proc = subprocess.run(args, capture_output=True, text=True, env=env, timeout=120)
+        assert proc.returncode == 1, proc.stderr
+        texts.add(proc.stderr)
+    assert len(texts) == 1
+    assert "requires __cuda, but the target has no __cuda virtual package" in texts.pop()

@@ -266,14 +266,25 @@ def _short(record: PackageRecord) -> str:
 def explain_conflict(
     core: Iterable[Any], enc: Encoding, specs: Sequence[MatchSpec], required: Sequence[MatchSpec] = ()
 ) -> Conflict:
-    """Build the explanation for an unsatisfiable core."""
-    explainer = _Explainer(core, enc)
+    """Build the explanation for an unsatisfiable core.
+
+    The engine hands the core over as a set; its order would follow string hashing, which Python
+    salts per process, and the tree is built in the order the tags come. Sorted, the same problem
+    gives the same text in every process.
+    """
+    explainer = _Explainer(sorted(core, key=_tag_key), enc)
     roots = [_pigeonhole_node(names, versions) for names, versions in sorted(explainer.pigeonholes)]
     requests = explainer.requests or list(specs)
     for spec in requests:
         roots.append(explainer.spec_node(spec, "", 0))
     informative = [r for r in roots if not _uninformative(r)]
     return Conflict([spec_text(s) for s in (*specs, *required)], informative or roots)
+
+
+def _tag_key(tag: Any) -> tuple[str, ...]:
+    if isinstance(tag, tuple):
+        return tuple(r.dist_str() if isinstance(r, PackageRecord) else str(r) for r in tag)
+    return ("~", str(tag))
 
 
 def _pigeonhole_node(names: Sequence[str], versions: Sequence[str]) -> ConflictNode:
