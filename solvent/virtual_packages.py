@@ -12,12 +12,10 @@ timeout, as conda does: loading a broken driver can crash or hang the process th
 
 from __future__ import annotations
 
-import ctypes.util
 import functools
 import os
 import platform as _platform
 import re
-import subprocess
 import sys
 from typing import Iterable, Sequence
 
@@ -84,6 +82,10 @@ def detect_cuda_version() -> str | None:
     """The CUDA driver's version (``12.2``), or None when no driver is installed."""
     if sys.platform == "darwin" and _platform.machine() == "arm64":
         return None
+    # imported here: ctypes and subprocess cost ~10 ms, and a target given in full never asks
+    import ctypes.util
+    import subprocess
+
     libs = _cuda_libraries()
     if ctypes.util.find_library("cuda") is None and not any(os.path.exists(p) for p in libs if "/" in p):
         return None  # no driver library: skip the subprocess
