@@ -313,3 +313,55 @@ def test_conda_test_index_cuda_packages(
     else:
         assert code == 0, err
         assert f"/{expected}.tar.bz2#" in out.read_text()
+
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX file modes")
+def test_written_files_get_the_umask_mode_and_keep_a_replaced_files_mode(tmp_path: Path) -> None:
+    """A temporary file is 0600; a lockfile must be readable as a plain open() would have left it."""
+    old = os.umask(0o022)
+    try:
+        fresh = write_atomic(tmp_path / "fresh.lock", "x\n")
+        assert fresh.stat().st_mode & 0o777 == 0o644
+        os.umask(0o027)
+        assert write_atomic(tmp_path / "group.lock", "x\n").stat().st_mode & 0o777 == 0o640
+        kept = tmp_path / "kept.lock"
+        kept.write_text("old\n")
+        kept.chmod(0o664)
+        write_atomic(kept, "new\n")
+        assert kept.stat().st_mode & 0o777 == 0o664
+        assert kept.read_text() == "new\n"
+    finally:
+        os.umask(old)
+
+
+def test_lock_bad_outputs_and_inputs_are_one_line_errors(
+    tmp_path: Path, base_channel: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = tmp_path / "environment.yml"
+    env.write_text("dependencies:\n  - python\n")
+    blocker = tmp_path / "existing"
+    blocker.write_text("not a directory\n")
+    # Many files into a path that is a file: refused before solving, nothing written, exit 2.
+    code, _, err = _lock(
+        capsys, str(env), "-c", str(base_channel), "-p", "linux-64", "-p", "osx-64", "-o", str(blocker)
+    )
+    assert code == 2
+    assert "is a file" in err and "Traceback" not in err
+    assert blocker.read_text() == "not a directory\n"
+    # One explicit file to an existing file without a suffix: that file is the lockfile.
+    code, _, err = _lock(capsys, str(env), "-c", str(base_channel), "-p", "linux-64", "-o", str(blocker))
+    assert code == 0, err
+    assert "@EXPLICIT" in blocker.read_text()
+    # No dependencies is bad input.
+    empty = tmp_path / "empty.yml"
+    empty.write_text("name: x\ndependencies: []\n")
+    code, _, err = _lock(capsys, str(empty), "-c", str(base_channel), "-p", "linux-64")
+    assert code == 2 and "no conda dependencies" in err
+    # A relative channel path without ./ is a channel name, but a directory of that name exists.
+    (tmp_path / "data" / "channels").mkdir(parents=True)
+    base_channel.rename(tmp_path / "data" / "channels" / "base")
+    monkeypatch.chdir(tmp_path)
+    code, _, err = _lock(capsys, str(env), "-c", "data/channels/base", "-p", "linux-64", "-o", str(tmp_path / "o"))
+    assert code == 2
+    assert "did you mean ./data/channels/base" in err
+    assert not (tmp_path / "o").exists()

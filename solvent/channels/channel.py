@@ -220,6 +220,7 @@ def parse_channel(value: str | Channel, *, channel_alias: str | Channel = DEFAUL
         return _parse_url(text, alias)
     if text.startswith(("/", "./", "../", "~", ".\\", "..\\")) or text in (".", "..") or _WINDOWS_PATH_RE.match(text):
         return _path_to_channel(text)
+    _refuse_local_lookalike(text, alias)
     name, platform = _split_subdir(text.strip("/"))
     if not _NAME_RE.match(name):
         raise ChannelError(f"invalid channel name: {redact(value)!r}")
@@ -233,6 +234,20 @@ def parse_channel(value: str | Channel, *, channel_alias: str | Channel = DEFAUL
         platform=platform,
         token_location=alias.token_location,
     )
+
+
+def _refuse_local_lookalike(text: str, alias: Channel) -> None:
+    """A relative path without ``./`` is a channel name (as in conda), but almost always meant as a path.
+
+    conda sends ``shared/data/channels/x`` to the channel host and fails on the network after its
+    retries; when a local directory of that name exists, saying so at once is kinder. A bare name
+    (``conda-forge``) is left alone: a directory of that name beside the user is no sign of intent.
+    """
+    if "/" in text.strip("/") and os.path.isdir(text):
+        raise ChannelError(
+            f"channel {redact(text)!r} is read as a channel name on {redact(alias.base_url)}, but a local "
+            f"directory of that name exists: did you mean ./{text.strip('/')} ?"
+        )
 
 
 def defaults_channels(platform: str) -> list[Channel]:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from solvent.atomic import write_atomic
-from solvent.errors import LockfileError, SolventError, Unsatisfiable
+from solvent.errors import InvalidInput, LockfileError, SolventError, Unsatisfiable
 from solvent.lockfiles.cuda import LockedPackage, analyze
 from solvent.lockfiles.cuda_matrix import explain_cpu_builds
 from solvent.lockfiles.envfile import EnvironmentSpec, load_environment
@@ -37,7 +37,7 @@ def _outputs(args: Any, env: EnvironmentSpec, platforms: list[str]) -> tuple[dic
     explicit: dict[str, Path] = {}
     conda_lock = None
     if fmt in ("explicit", "all"):
-        if out is not None and len(platforms) == 1 and fmt == "explicit" and out.suffix:
+        if out is not None and len(platforms) == 1 and fmt == "explicit" and (out.suffix or out.is_file()):
             explicit[platforms[0]] = out
         else:
             base = out or Path(".")
@@ -47,7 +47,22 @@ def _outputs(args: Any, env: EnvironmentSpec, platforms: list[str]) -> tuple[dic
             conda_lock = out
         else:
             conda_lock = (out or Path(".")) / "conda-lock.yml"
+    for path in [*explicit.values(), *([conda_lock] if conda_lock else [])]:
+        _check_writable_dir(path, args.output)
     return explicit, conda_lock
+
+
+def _check_writable_dir(path: Path, output: str | None) -> None:
+    """Fail before solving when an output's directory is blocked by a file (``-o FILE`` for many files)."""
+    for parent in [*reversed(path.parents)]:
+        if parent.exists() and not parent.is_dir():
+            raise InvalidInput(
+                f"-o {output}: {parent} is a file, but this lock writes {path.name} into a directory of "
+                "that name; pass a directory (or a file name ending in .lock for one explicit file, "
+                ".yml for conda-lock.yml alone)"
+            )
+    if path.is_dir():
+        raise InvalidInput(f"-o {output}: {path} is a directory; pass a file name or its parent directory")
 
 
 def _check(explicit: dict[str, Path], conda_lock: Path | None, hashes: dict[str, str]) -> int:
@@ -87,7 +102,7 @@ def run_lock(args: Any) -> int:
     platforms = sorted(dict.fromkeys(platforms))
     channels = list(args.channel) or env.channels
     if not env.specs:
-        raise LockfileError(f"{args.envfile}: no dependencies to lock")
+        raise InvalidInput(f"{args.envfile}: no conda dependencies to lock")
     virtual = {
         p: resolve_virtual_packages(p, [*env.virtual_packages.get(p, []), *args.virtual_package]) for p in platforms
     }
