@@ -83,7 +83,7 @@ def lock_pip(
 ) -> dict[str, list[LockedPip]]:
     """Platform -> the pip packages to install there, sorted by name."""
     offline = offline or os.environ.get("SOLVENT_OFFLINE", "") not in ("", "0")
-    index = _LazyIndex(pip.inputs.index_urls, Path(cache_dir) / "pypi" if cache_dir else None, offline)
+    index = _LazyIndex(pip.inputs.index_urls, Path(cache_dir) if cache_dir else None, offline)
     out = {}
     for platform in sorted(solutions):
         target = make_target(platform, solutions[platform], virtual[platform])
