@@ -1,0 +1,1 @@
+"""Locking the ``pip:`` section of environment.yml against PyPI-style indexes."""
