@@ -8,6 +8,7 @@ What is left is resolved with resolvelib against the index, one platform at a ti
 - ``target``: wheel tags and marker environment of a conda platform + its conda python;
 - ``mapping``: which conda records are Python projects pip sees as installed;
 - ``resolve``: the resolvelib provider and readable conflicts;
+- ``index`` (with ``simple``, ``metadata``, ``wheel``, ``models``, ``errors``): the index client;
 - ``output``: conda-lock.yml ``manager: pip`` entries and ``<name>-<platform>.pip.txt`` files;
 - ``lock``: the glue that ``solvent lock`` calls.
 """
