@@ -14,7 +14,7 @@ from packaging.tags import Tag, parse_tag
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from solvent.lockfiles.pip import resolve
+from solvent.lockfiles.pip.errors import PipMetadataError, PipProjectNotFound
 
 
 @dataclass(frozen=True)
@@ -92,10 +92,10 @@ class FakeIndex:
     def files(self, project: str) -> list[FakeFile]:
         self.calls.append(project)
         if project not in self.published:
-            raise resolve.PipProjectNotFound(project)
+            raise PipProjectNotFound(project, [self.url])
         return list(self.published[project])
 
     def metadata(self, file: FakeFile) -> FakeMetadata:
         if not self.static[file.filename]:
-            raise resolve.PipMetadataError(f"{file.filename}: no static metadata")
+            raise PipMetadataError(f"{file.filename}: no static metadata", project=file.project, filename=file.filename)
         return FakeMetadata(file.project, str(file.version), self.requires[file.filename], file.requires_python, ())

@@ -194,7 +194,7 @@ def test_no_wheel_for_target_and_sdists() -> None:
     ]
     with pytest.raises(PipResolutionError, match="no file of dynamic"):
         resolve(_reqs("dynamic"), idx, _target(), {})
-    with pytest.raises(PipResolutionError, match=r"nothere.*no such project"):
+    with pytest.raises(PipResolutionError, match=r"nothere.*not found on any index"):
         resolve(_reqs("nothere"), idx, _target(), {})
 
 

@@ -31,12 +31,7 @@ from packaging.version import Version
 from resolvelib import AbstractProvider, BaseReporter, ResolutionImpossible, ResolutionTooDeep, Resolver
 
 from solvent.errors import SolventError
-
-try:
-    from solvent.lockfiles.pip.index import PipMetadataError, PipProjectNotFound
-except ImportError:  # until the index client lands: fakes raise these
-    PipProjectNotFound = LookupError
-    PipMetadataError = ValueError
+from solvent.lockfiles.pip.errors import PipMetadataError, PipProjectNotFound
 from solvent.lockfiles.pip.mapping import CondaProvided
 from solvent.lockfiles.pip.requirements import PipRequirement
 from solvent.lockfiles.pip.target import Target
@@ -166,9 +161,9 @@ class PipProvider(AbstractProvider):
         if name not in self._files:
             try:
                 files = self.index.files(name)
-            except PipProjectNotFound:
+            except PipProjectNotFound as exc:
                 files = []
-                self.empty_reasons[name] = "the index has no such project"
+                self.empty_reasons[name] = str(exc)
             by_version: dict[Version, list[Any]] = {}
             for f in files:
                 by_version.setdefault(f.version, []).append(f)
