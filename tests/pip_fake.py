@@ -1,4 +1,4 @@
-"""An in-memory package index for the pip resolver tests: no network, no files.
+"""An in-memory package index for the pip resolver tests (no network, no files), and the conda side.
 
 ``FakeIndex.add("pkg", "1.0", requires=["dep>=1"], tags=["py3-none-any"])`` publishes one file;
 the resolver reads it through the same ``files``/``metadata`` protocol as the real index client.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Sequence
 
 from packaging.tags import Tag, parse_tag
@@ -15,6 +16,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from solvent.lockfiles.pip.errors import PipMetadataError, PipProjectNotFound
+from tests.helpers import rec, write_channel
 
 
 @dataclass(frozen=True)
@@ -99,3 +101,26 @@ class FakeIndex:
         if not self.static[file.filename]:
             raise PipMetadataError(f"{file.filename}: no static metadata", project=file.project, filename=file.filename)
         return FakeMetadata(file.project, str(file.version), self.requires[file.filename], file.requires_python, ())
+
+
+PLATFORMS = ("linux-64", "osx-arm64", "win-64")
+
+
+def conda_channel(root: Path) -> Path:
+    """python 3.9 on three platforms, plus requests and six from conda (noarch: python)."""
+    noarch = [
+        rec("requests", "2.31.0", build="pyhd8ed1ab_0", subdir="noarch", noarch="python", depends=["python >=3.7"]),
+        rec("six", "1.16.0", build="pyh6c4a22f_0", subdir="noarch", noarch="python", depends=["python"]),
+        rec("pip", "23.3", build="pyhd8ed1ab_0", subdir="noarch", noarch="python", depends=["python >=3.7"]),
+    ]
+    for sd in PLATFORMS:
+        write_channel(root, [rec("python", "3.9.18", build="h0_cpython", subdir=sd), *noarch], subdir=sd)
+    return root
+
+
+def write_env(tmp_path: Path, pip: list[str], conda: tuple[str, ...] = ("python=3.9", "pip")) -> Path:
+    env = tmp_path / "environment.yml"
+    body = "".join(f"  - {c}\n" for c in conda)
+    body += "  - pip:\n" + "".join(f"      - {p!r}\n" for p in pip)
+    env.write_text(f"channels: [conda-forge]\ndependencies:\n{body}")
+    return env
