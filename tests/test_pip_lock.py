@@ -7,6 +7,7 @@ the real index client reads them over HTTP. Nothing reaches PyPI (conftest point
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -172,3 +173,29 @@ def test_failures_explain_themselves(
     got, _, err = lock(tmp_path, capsys, server, env, platforms=("linux-64",))
     assert got == code, err
     assert message in err
+
+
+def test_direct_url_and_local_wheel(tmp_path: Path, capsys: pytest.CaptureFixture[str], server: PypiServer) -> None:
+    local = PypiServer.start([Release("localpkg", "0.3", requires_dist=["shared<2"])], tmp_path / "dist")
+    local.stop()  # only its files are wanted
+    colorama = server.file("colorama-0.4.6-py2.py3-none-any.whl")
+    assert colorama is not None
+    url = f"{server.file_url(colorama.filename)}#sha256={colorama.sha256}"
+    env = write_env(tmp_path, [f"colorama @ {url}", "./dist/localpkg-0.3-py3-none-any.whl"])
+    code, _, err = lock(tmp_path, capsys, server, env, platforms=("linux-64",))
+    assert code == 0, err
+    lines = [
+        x
+        for x in (tmp_path / "out" / "conda-linux-64.pip.txt").read_text().splitlines()
+        if not x.startswith(("#", "--"))
+    ]
+    wheel = (tmp_path / "dist" / "localpkg-0.3-py3-none-any.whl").resolve()
+    assert lines == [
+        f"colorama @ {server.file_url(colorama.filename)} --hash=sha256:{colorama.sha256}",
+        f"localpkg @ {wheel.as_uri()} --hash=sha256:{hashlib.sha256(wheel.read_bytes()).hexdigest()}",
+        lines[2],
+    ]
+    assert lines[2].startswith("shared==1.0 --hash=sha256:")
+    env = write_env(tmp_path, [f"colorama @ {server.file_url(colorama.filename)}"])
+    code, _, err = lock(tmp_path, capsys, server, env, platforms=("linux-64",))
+    assert code == 2 and "needs a #sha256=<hex> fragment" in err

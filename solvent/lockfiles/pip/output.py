@@ -5,7 +5,8 @@ conda-lock.yml carries pip packages as ``manager: pip`` entries with the same ke
 pip packages, so each explicit file gets a sibling requirements file that
 ``pip install --no-deps --require-hashes -r`` installs exactly: one ``name==version
 --hash=sha256:...`` line per project, sorted by name, after the index options pip needs to find
-those files. ``--no-deps`` is safe because the file already lists every dependency pip needs.
+those files (``name @ url`` for a direct requirement). ``--no-deps`` is safe because the file
+already lists every dependency pip needs.
 
 Credentials in index URLs (``https://user:token@host/simple``) are cut from everything written: a
 lockfile gets committed, and pip finds the credentials again in netrc, a keyring or
@@ -48,7 +49,8 @@ def render_pip_txt(locked: Sequence[LockedPip], platform: str, input_hash: str, 
         lines.append(f"--index-url {urls[0]}")
         lines += [f"--extra-index-url {u}" for u in urls[1:]]
     for p in sorted(locked, key=lambda p: p.name):
-        lines.append(f"{p.name}=={p.version} --hash=sha256:{p.sha256}")
+        pin = f"{p.name} @ {redact(p.url)}" if p.direct else f"{p.name}=={p.version}"
+        lines.append(f"{pin} --hash=sha256:{p.sha256}")
     return "\n".join(lines) + "\n"
 
 

@@ -129,6 +129,7 @@ class LockedPip:
     sha256: str
     filename: str
     dependencies: dict[str, str] = field(default_factory=dict)
+    direct: bool = False  # locked from a URL or path in the environment file, not found on an index
 
 
 def _key(name: str, extras: frozenset[str]) -> str:
@@ -154,6 +155,7 @@ class PipProvider(AbstractProvider):
         self.rank = target.tag_rank()
         self._files: dict[str, dict[Version, list[Any]]] = {}
         self._deps: dict[tuple[str, Version], list[Requirement]] = {}
+        self._direct: dict[str, Any] = {}  # URL -> file of a direct requirement
         self.empty_reasons: dict[str, str] = {}
 
     # -- the index, cached per resolution ------------------------------------------------------
@@ -190,8 +192,24 @@ class PipProvider(AbstractProvider):
             return f
         return None
 
+    def direct(self, req: Req) -> Any:
+        """The file of a ``name @ URL`` requirement, read once (its metadata cached with it)."""
+        from solvent.lockfiles.pip.direct import direct_file
+
+        assert req.url is not None
+        if req.url not in self._direct:
+            file, meta = direct_file(Requirement(req.text), self.index, req.parent)
+            self._direct[req.url] = file
+            self._deps[(file.url, file.version)] = [Requirement(t) for t in meta.requires_dist]
+        return self._direct[req.url]
+
+    def is_direct(self, file: Any) -> bool:
+        return any(file is d for d in self._direct.values())
+
     def requires(self, file: Any) -> list[Requirement]:
         key = (file.project, file.version)
+        if (file.url, file.version) in self._deps:
+            return self._deps[(file.url, file.version)]
         if key not in self._deps:
             out = []
             for text in self.index.metadata(file).requires_dist:
@@ -235,6 +253,15 @@ class PipProvider(AbstractProvider):
             ok = version is not None and version not in bad and all(r.specifier.contains(version, True) for r in reqs)
             found = [Candidate(name, version, extras, conda=provided)] if ok and version is not None else []
             return lambda: iter(found)
+        urls = {r.url for r in reqs if r.url}
+        if urls:
+            if len(urls) > 1:
+                self.empty_reasons[name] = f"{name} is required from different URLs: {', '.join(sorted(urls))}"
+                return lambda: iter([])
+            file = self.direct(next(r for r in reqs if r.url))
+            ok = file.version not in bad and all(r.specifier.contains(file.version, True) for r in reqs)
+            direct = [Candidate(name, file.version, extras, file=file)] if ok else []
+            return lambda: iter(direct)
         pinned = any(r.pinned for r in reqs)
         versions = self.versions(name)
         matching = [v for v in versions if v not in bad and all(r.specifier.contains(v, True) for r in reqs)]
@@ -259,7 +286,7 @@ class PipProvider(AbstractProvider):
         return generate
 
     def is_satisfied_by(self, requirement: Req, candidate: Candidate) -> bool:
-        if requirement.url and (candidate.file is None or candidate.file.url.split("#")[0] != requirement.url):
+        if requirement.url and (candidate.file is None or candidate.file.url != requirement.url.split("#")[0]):
             return False
         return requirement.specifier.contains(candidate.version, True)
 
@@ -384,6 +411,7 @@ def resolve(
                 sha256=f.sha256,
                 filename=f.filename,
                 dependencies={n: ",".join(s for s in specs if s) or "*" for n, specs in sorted(deps.items())},
+                direct=provider.is_direct(f),
             )
         )
     return out
