@@ -43,7 +43,7 @@ DEMO = [
     Release("dep", "2.0", payload_size=2 * MB, metadata_file=False),
     Release("static-sdist", "1.0", tags=[], sdist=True, requires_dist=["dep"], requires_python=">=3.8"),
     Release("zip-sdist", "3.0", tags=[], sdist=True, sdist_format="zip", metadata_file=False),
-    Release("dyn-sdist", "1.0", tags=[], sdist=True, dynamic=["Requires-Dist"], metadata_file=False),
+    Release("dyn-sdist", "1.0", tags=[], sdist=True, dynamic=["Requires-Dist"]),  # PEP 658 file too
     Release("old-sdist", "1.0", tags=[], sdist=True, sdist_metadata_version="2.1", metadata_file=False),
 ]
 
@@ -301,6 +301,10 @@ def test_credentials_are_sent_but_never_shown(tmp_path: Path) -> None:
             index.files("demo-pkg")
         with pytest.raises(PipProjectNotFound) as missing:
             index.files("nope")
+        token_only = make_index(srv.url.replace(f"alice:{PASSWORD}", "tok-5e6f7a8b9c0d"), tmp_path / "e")
+        with pytest.raises(PipNetworkError) as anonymous:
+            token_only.files("dep")
+        assert "tok-5e6f7a8b9c0d" not in str(anonymous.value) and "401" in str(anonymous.value)
         wrong = make_index(srv.url.replace(PASSWORD, "wrong-password-123"), tmp_path / "d")
         with pytest.raises(PipNetworkError) as refused:
             wrong.files("dep")

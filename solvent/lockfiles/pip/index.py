@@ -212,7 +212,7 @@ class PypiIndex:
             self._write(path, data)
             self.stats["metadata_fetched"] += 1
             self._step(file.filename)
-        if not file.is_wheel and not file.has_metadata:
+        if not file.is_wheel:  # a PEP 658 file of an sdist is its PKG-INFO: Dynamic still applies
             md.check_static(data, file)
         result = md.core_metadata(data, file)
         self._metadata[file] = result
