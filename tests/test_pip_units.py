@@ -228,3 +228,18 @@ def test_conda_provides_and_clashes() -> None:
     idx.add("b", "1.0", ["requests<2"])
     with pytest.raises(PipResolutionError, match=r"b 1.0 requires requests<2, but conda installs requests 2.31.0"):
         resolve(_reqs("b"), idx, _target(), conda)
+
+
+def test_hash_covers_lines_as_written_and_local_archive_content(tmp_path: Path) -> None:
+    docs = []
+    for where in ("a", "b"):
+        (tmp_path / where / "dist").mkdir(parents=True)
+        (tmp_path / where / "dist" / "x-1.0-py3-none-any.whl").write_bytes(b"same")
+        docs.append(
+            read_pip_section(_lines("./dist/x-1.0-py3-none-any.whl"), tmp_path / where, environ={}).hash_document()
+        )
+    assert docs[0] == docs[1]  # another checkout folder, the same hash
+    (tmp_path / "b" / "dist" / "x-1.0-py3-none-any.whl").write_bytes(b"rebuilt")
+    assert (
+        read_pip_section(_lines("./dist/x-1.0-py3-none-any.whl"), tmp_path / "b", environ={}).hash_document() != docs[0]
+    )

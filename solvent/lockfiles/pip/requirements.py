@@ -16,6 +16,7 @@ the environment's and the file's.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shlex
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ class PipRequirement:
 
     requirement: Requirement
     source: str
+    written: str = ""  # the line as written: what the content hash covers (a local path stays relative)
 
     @property
     def name(self) -> str:
@@ -59,8 +61,28 @@ class PipInputs:
         return list(dict.fromkeys([self.index_url, *self.extra_index_urls]))
 
     def hash_document(self) -> dict[str, object]:
-        """What ``content_hash`` covers: a lock is stale when a requirement or an index changes."""
-        return {"requirements": sorted(str(r) for r in self.requirements), "index_urls": self.index_urls}
+        """What ``content_hash`` covers: a lock is stale when a requirement or an index changes.
+
+        Requirements count as written, not as resolved paths, so a checkout in another folder has
+        the same hash; a local archive counts by its content too, so rebuilding it makes the lock stale.
+        """
+        reqs = []
+        for r in self.requirements:
+            text = r.written or str(r.requirement)
+            url = r.requirement.url or ""
+            if url.startswith("file:"):
+                text += " sha256=" + _file_sha256(url)
+            reqs.append(text)
+        return {"requirements": sorted(reqs), "index_urls": self.index_urls}
+
+
+def _file_sha256(url: str) -> str:
+    from urllib.parse import unquote, urlsplit
+
+    try:
+        return hashlib.sha256(Path(unquote(urlsplit(url).path)).read_bytes()).hexdigest()
+    except OSError:
+        return "missing"
 
 
 def is_path_requirement(text: str) -> bool:
@@ -133,7 +155,7 @@ class _Reader:
                 raise InvalidInput(f"{where}: invalid pip requirement {text!r}: {exc}") from None
         if req.url and req.url.startswith("file:") and not req.url.startswith("file:///"):
             raise InvalidInput(f"{where}: {text!r}: use an absolute file:/// URL or a relative path")
-        self.out.requirements.append(PipRequirement(req, where))
+        self.out.requirements.append(PipRequirement(req, where, text))
 
     def _option(self, text: str, where: str, base: Path) -> None:
         parsed = _option(text)
