@@ -20,7 +20,7 @@ still locked once.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol, Sequence
+from typing import Any, Callable, Collection, Iterable, Iterator, Mapping, Protocol, Sequence
 
 from packaging.markers import Marker
 from packaging.requirements import InvalidRequirement, Requirement
@@ -278,9 +278,12 @@ class PipProvider(AbstractProvider):
                     seen = True
                     yield Candidate(name, v, extras, file=f)
             if not seen and allowed and name not in self.empty_reasons:
+                files = sorted(f.filename for f in versions[allowed[0]])
+                listed = ", ".join(files[:4]) + (f" and {len(files) - 4} more" if len(files) > 4 else "")
                 self.empty_reasons[name] = (
                     f"no file of {name} {', '.join(str(v) for v in allowed[:5])}"
-                    f"{' ...' if len(allowed) > 5 else ''} fits {self.target.describe()}"
+                    f"{' ...' if len(allowed) > 5 else ''} fits {self.target.describe()}; "
+                    f"{name} {allowed[0]} has {listed}"
                 )
 
         return generate
@@ -322,21 +325,44 @@ class PipProvider(AbstractProvider):
                 yield to_req(dep, candidate.describe())
 
 
-def _explain(exc: ResolutionImpossible, provider: PipProvider) -> str:
+class _ConflictReporter(BaseReporter):
+    """Keeps the conflicts met while backtracking: the final causes alone often name only the last
+    version tried (``left 0.9 requires shared<1``), not the clash that forced it (left 1.0 against
+    right 1.0)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conflicts: list[Sequence[Any]] = []
+
+    def resolving_conflicts(self, causes: Collection[Any]) -> None:
+        self.conflicts.append(list(causes))
+
+
+def _cause_line(cause: Any, provider: PipProvider) -> str:
+    req: Req = cause.requirement
+    parent = cause.parent.describe() if cause.parent is not None else req.parent
+    line = f"{parent} requires {req.text}"
+    if req.name in provider.conda:
+        line += f", but conda installs {provider.conda[req.name].describe()}"
+    elif req.name in provider.empty_reasons:
+        line += f": {provider.empty_reasons[req.name]}"
+    return line
+
+
+def _explain(exc: ResolutionImpossible, provider: PipProvider, reporter: _ConflictReporter) -> str:
     target = provider.target
     lines = [f"pip requirements cannot be met on {target.platform} (python {target.python_version}):"]
-    seen = set()
-    for cause in exc.causes:
-        req: Req = cause.requirement
-        parent = cause.parent.describe() if cause.parent is not None else req.parent
-        line = f"  {parent} requires {req.text}"
-        if req.name in provider.conda:
-            line += f", but conda installs {provider.conda[req.name].describe()}"
-        elif req.name in provider.empty_reasons:
-            line += f": {provider.empty_reasons[req.name]}"
-        if line not in seen:
-            seen.add(line)
-            lines.append(line)
+    final = list(dict.fromkeys(_cause_line(c, provider) for c in exc.causes))
+    lines += [f"  {line}" for line in final]
+    earlier: list[str] = []
+    for causes in reporter.conflicts:
+        names = sorted({c.requirement.name for c in causes})
+        text = f"  on {', '.join(names)}: " + "; ".join(dict.fromkeys(_cause_line(c, provider) for c in causes))
+        if text not in earlier and not all(_cause_line(c, provider) in final for c in causes):
+            earlier.append(text)
+    if earlier:
+        lines.append("conflicts met while backtracking:")
+        lines += earlier[:10] + ([f"  ... {len(earlier) - 10} more"] if len(earlier) > 10 else [])
     return "\n".join(lines)
 
 
@@ -376,14 +402,15 @@ def resolve(
         return []
     provider = PipProvider(index, target, conda)
     try:
-        result = Resolver(provider, BaseReporter()).resolve(roots, max_rounds=max_rounds)
+        reporter = _ConflictReporter()
+        result = Resolver(provider, reporter).resolve(roots, max_rounds=max_rounds)
     except ResolutionImpossible as exc:
         for cause in exc.causes:
             reason = provider.empty_reasons.get(cause.requirement.name, "")
             if reason.startswith("no file of") and cause.requirement.name not in provider.conda:
                 by = cause.parent.describe() if cause.parent else cause.requirement.parent
                 raise PipResolutionError(f"{target.platform}: {reason}\n  (required by {by})") from None
-        raise PipResolutionError(_explain(exc, provider)) from None
+        raise PipResolutionError(_explain(exc, provider, reporter)) from None
     except ResolutionTooDeep:
         raise PipResolutionError(
             f"pip requirements on {target.platform}: no resolution after {max_rounds} rounds of backtracking; "

@@ -125,8 +125,12 @@ class Target:
             return True
 
     def describe(self) -> str:
-        head = ", ".join(str(t) for t in self.tags[:3])
-        return f"{self.platform} (python {self.python_version}; tags {head}, ... {len(self.tags)} in all)"
+        """The tags in short: interpreter and ABIs, the platform tag range, pure-Python wheels."""
+        plats = self.platforms[0] if len(self.platforms) == 1 else f"{self.platforms[0]} ... {self.platforms[-1]}"
+        return (
+            f"{self.platform} (python {self.python_version}: tags {self.interpreter}-{{{self.interpreter},abi3,none}}-"
+            f"{{{plats}}} and py3-none-any, {len(self.tags)} in all)"
+        )
 
 
 def _virtual(virtual: Sequence[PackageRecord], name: str) -> str | None:
