@@ -315,6 +315,31 @@ def test_credentials_are_sent_but_never_shown(tmp_path: Path) -> None:
             assert path.is_dir() or PASSWORD.encode() not in path.read_bytes()
 
 
+@pytest.mark.parametrize("json_api", [True, False])
+def test_path_token_is_used_for_downloads_but_kept_out_of_records(tmp_path: Path, json_api: bool) -> None:
+    token = "pt-0a1b2c3d4e5f6a7b"
+    with PypiServer.start(DEMO, path_token=token, json_api=json_api, metadata_files=False) as srv:
+        index = make_index(srv.url, tmp_path / "c")
+        wheel = by_name(index.files("demo-pkg"))["demo_pkg-1.1-cp39-cp39-win_amd64.whl"]
+        assert token not in wheel.url and wheel.url == srv.file_url(wheel.filename)
+        assert token not in wheel.index_url and token not in str(index.index_urls)
+        assert index.metadata(wheel).requires_python == ">=3.9"
+        assert all(r.status in (200, 206) for r in srv.log()) and srv.count("/files/*") > 0
+        srv.fail("/files/*", status=500, times=-1)
+        with pytest.raises(PipNetworkError) as caught:
+            make_index(srv.url, tmp_path / "d").metadata(wheel)
+        assert "500" in str(caught.value) and token not in str(caught.value)
+        for path in (tmp_path / "c").rglob("*"):
+            assert path.is_dir() or token.encode() not in path.read_bytes()
+        # read back from the (redacted) cache, offline: same records, and downloads still carry the token
+        srv.clear_faults()
+        offline = make_index(srv.url, tmp_path / "c", offline=True)
+        assert by_name(offline.files("demo-pkg"))[wheel.filename] == wheel
+        other = by_name(offline.files("demo-pkg"))["demo_pkg-1.1-cp39-cp39-manylinux_2_17_x86_64.whl"]
+        assert f"/t/{token}/files/" in offline.download_url(other)
+        assert make_index(srv.url, tmp_path / "c").metadata(other).version == "1.1"
+
+
 def test_http_500_is_retried_then_a_network_error_naming_the_url(server: PypiServer, tmp_path: Path) -> None:
     server.fail("/simple/dep/", status=500, times=1)
     assert len(make_index(server.url, tmp_path / "a").files("dep")) == 1
