@@ -215,12 +215,14 @@ class PypiIndex:
                     f"cached in {self.cache_root}; run once online to fill the cache"
                 )
             data = self._download_metadata(file)
-            self._write(path, data)
             self.stats["metadata_fetched"] += 1
             self._step(file.filename)
+            result = md.core_metadata(data, file)  # a mismatched name or version is not cached
+            self._write(path, data)  # a dynamic sdist is: the refusal below needs no new download
+        else:
+            result = md.core_metadata(data, file)
         if not file.is_wheel:  # a PEP 658 file of an sdist is its PKG-INFO: Dynamic still applies
             md.check_static(data, file)
-        result = md.core_metadata(data, file)
         self._metadata[file] = result
         return result
 
