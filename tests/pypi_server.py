@@ -20,7 +20,8 @@ off or the client does not ask for JSON), ``/files/<filename>`` (Range requests 
 ``metadata_file`` allow). Pages carry ETags and answer ``If-None-Match`` with 304. The switches are
 attributes and may be flipped while the server runs. ``server.requests`` logs every request with
 its headers, status and the number of body bytes sent. ``auth=(user, password)`` requires basic
-auth. ``fail(glob, status, times)`` and ``override(path, body)`` inject misbehaviour.
+auth, ``path_token`` an anaconda.org-style ``/t/<token>`` prefix. ``fail(glob, status, times)`` and
+``override(path, body)`` inject misbehaviour.
 """
 
 from __future__ import annotations
@@ -192,6 +193,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             expected = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
             if self.headers.get("Authorization") != expected:
                 return self._send(entry, 401, b"unauthorized", {"WWW-Authenticate": 'Basic realm="pypi"'}, head)
+        if owner.path_token is not None:  # anaconda.org style: /t/<token>/simple/...
+            prefix = f"/t/{owner.path_token}"
+            if not path.startswith(prefix + "/"):
+                return self._send(entry, 403, b"token required", {}, head)
+            path = entry.path = path[len(prefix) :]
         fault = owner._take_fault(path)
         if fault is not None:
             return self._send(entry, fault, b"injected failure", {}, head)
@@ -291,6 +297,7 @@ class PypiServer:
     metadata_files: bool = True
     ranges: bool = True
     auth: tuple[str, str] | None = None
+    path_token: str | None = None
     cache_control: str | None = None
     requests: list[LoggedRequest] = field(default_factory=list)
     overrides: dict[str, bytes] = field(default_factory=dict)
@@ -308,9 +315,11 @@ class PypiServer:
         metadata_files: bool = True,
         ranges: bool = True,
         auth: tuple[str, str] | None = None,
+        path_token: str | None = None,
     ) -> PypiServer:
         """Build the files of ``releases`` (also written to ``directory`` when given) and serve them."""
-        server = cls(build_files(releases), json_api=json_api, metadata_files=metadata_files, ranges=ranges, auth=auth)
+        server = cls(build_files(releases), json_api=json_api, metadata_files=metadata_files, ranges=ranges)
+        server.auth, server.path_token = auth, path_token
         if directory is not None:
             directory.mkdir(parents=True, exist_ok=True)
             for served in server.all_files():
@@ -343,11 +352,12 @@ class PypiServer:
 
     @property
     def url(self) -> str:
-        """The index URL (``.../simple/``), with credentials when the server requires them."""
+        """The index URL (``.../simple/``), with the credentials and path token the server requires."""
+        base = self.base + (f"/t/{self.path_token}" if self.path_token else "")
         if self.auth is None:
-            return self.base + "/simple/"
+            return base + "/simple/"
         user, password = self.auth
-        return self.base.replace("http://", f"http://{user}:{password}@") + "/simple/"
+        return base.replace("http://", f"http://{user}:{password}@") + "/simple/"
 
     def all_files(self) -> list[ServedFile]:
         return [served for files in self.projects.values() for served in files]
@@ -370,6 +380,10 @@ class PypiServer:
         with self.lock:
             self._faults.append([pattern, status, times])
 
+    def clear_faults(self) -> None:
+        with self.lock:
+            self._faults.clear()
+
     def _take_fault(self, path: str) -> int | None:
         with self.lock:
             for fault in self._faults:
@@ -389,11 +403,12 @@ class PypiServer:
             yield served, info
 
     def json_page(self, project: str) -> bytes:
+        prefix = f"/t/{self.path_token}" if self.path_token else ""
         files = []
         for served, info in self._entries(project):
             item = {
                 "filename": served.filename,
-                "url": f"/files/{served.filename}",  # root-relative: the client must resolve it
+                "url": f"{prefix}/files/{served.filename}",  # root-relative: the client must resolve it
                 "hashes": {"sha256": served.sha256},
                 "requires-python": info["requires-python"],
                 "yanked": info["yanked"],

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
+import json
 import random
 import zipfile
 from pathlib import Path
@@ -13,16 +15,19 @@ from packaging.tags import Tag
 from packaging.version import Version
 
 from solvent.channels.http import HttpClient
-from solvent.errors import CacheError, FetchError, SolventError
+from solvent.channels.progress import Progress
+from solvent.errors import CacheError, FetchError, InvalidInput, SolventError
 from solvent.lockfiles.pip.errors import (
     PipCacheError,
     PipCorruptFile,
+    PipIndexError,
     PipMetadataError,
     PipNetworkError,
     PipProjectNotFound,
 )
 from solvent.lockfiles.pip.index import CoreMetadata, PypiFile, PypiIndex
 from solvent.lockfiles.pip.metadata import parse_fields, parse_fields_email
+from solvent.lockfiles.pip.simple import JSON_TYPE, parse_page
 from solvent.lockfiles.pip.wheel import RangeFile
 from tests.pypi_server import PypiServer, Release
 
@@ -315,6 +320,31 @@ def test_credentials_are_sent_but_never_shown(tmp_path: Path) -> None:
             assert path.is_dir() or PASSWORD.encode() not in path.read_bytes()
 
 
+@pytest.mark.parametrize("json_api", [True, False])
+def test_path_token_is_used_for_downloads_but_kept_out_of_records(tmp_path: Path, json_api: bool) -> None:
+    token = "pt-0a1b2c3d4e5f6a7b"
+    with PypiServer.start(DEMO, path_token=token, json_api=json_api, metadata_files=False) as srv:
+        index = make_index(srv.url, tmp_path / "c")
+        wheel = by_name(index.files("demo-pkg"))["demo_pkg-1.1-cp39-cp39-win_amd64.whl"]
+        assert token not in wheel.url and wheel.url == srv.file_url(wheel.filename)
+        assert token not in wheel.index_url and token not in str(index.index_urls)
+        assert index.metadata(wheel).requires_python == ">=3.9"
+        assert all(r.status in (200, 206) for r in srv.log()) and srv.count("/files/*") > 0
+        srv.fail("/files/*", status=500, times=-1)
+        with pytest.raises(PipNetworkError) as caught:
+            make_index(srv.url, tmp_path / "d").metadata(wheel)
+        assert "500" in str(caught.value) and token not in str(caught.value)
+        for path in (tmp_path / "c").rglob("*"):
+            assert path.is_dir() or token.encode() not in path.read_bytes()
+        # read back from the (redacted) cache, offline: same records, and downloads still carry the token
+        srv.clear_faults()
+        offline = make_index(srv.url, tmp_path / "c", offline=True)
+        assert by_name(offline.files("demo-pkg"))[wheel.filename] == wheel
+        other = by_name(offline.files("demo-pkg"))["demo_pkg-1.1-cp39-cp39-manylinux_2_17_x86_64.whl"]
+        assert f"/t/{token}/files/" in offline.download_url(other)
+        assert make_index(srv.url, tmp_path / "c").metadata(other).version == "1.1"
+
+
 def test_http_500_is_retried_then_a_network_error_naming_the_url(server: PypiServer, tmp_path: Path) -> None:
     server.fail("/simple/dep/", status=500, times=1)
     assert len(make_index(server.url, tmp_path / "a").files("dep")) == 1
@@ -368,3 +398,73 @@ def test_invalid_project_name_is_refused(server: PypiServer, tmp_path: Path) -> 
     with pytest.raises(SolventError):
         make_index(server.url, tmp_path / "c").files("../etc")
     assert server.count() == 0
+
+
+def test_metadata_of_another_version_is_refused_and_not_cached(server: PypiServer, tmp_path: Path) -> None:
+    index = make_index(server.url, tmp_path / "c")
+    wheel = by_name(index.files("demo-pkg"))["demo_pkg-1.0-py3-none-any.whl"]
+    body = b"Metadata-Version: 2.1\nName: Demo.Pkg\nVersion: 6.6\n"
+    server.override(f"/files/{wheel.filename}.metadata", body)
+    unchecked = dataclasses.replace(wheel, metadata_sha256=None)
+    with pytest.raises(PipMetadataError, match=r"says Demo\.Pkg 6\.6, not demo-pkg 1\.0"):
+        index.metadata(unchecked)
+    assert not list((tmp_path / "c").glob("pypi-metadata/*/*"))
+
+
+def test_progress_counts_pages_and_metadata(server: PypiServer, tmp_path: Path) -> None:
+    progress = Progress(0, "pip")
+    index = PypiIndex([server.url], cache_dir=tmp_path / "c", http=HttpClient(backoff=0.001), progress=progress)
+    index.metadata(index.files("dep")[0])
+    assert progress.done == 2
+    index.files("dep")
+    assert progress.done == 2
+
+
+PYPI_HTML = b"""<!DOCTYPE html><html><head><base href="https://files.example.org/packages/"></head><body>
+<a href="ab/cd/pkg-1.0-py3-none-any.whl#sha256=AABB" data-requires-python="&gt;=3.7" data-core-metadata="true">x</a>
+<a href="https://other.example.org/pkg-1.0.tar.gz#md5=1234" data-yanked="">pkg-1.0.tar.gz</a>
+<a href="pkg-1.0.tar.bz2">legacy sdist</a><a href="pkg-1.0-py2.7.egg">egg</a><a href="other-1.0.tar.gz">other</a>
+<a href="pkg-0.1-py3-none-any.whl" data-dist-info-metadata="sha256=EE" data-core-metadata="false">old</a>
+<a>no href</a></body></html>"""
+
+
+def test_html_page_edge_cases() -> None:
+    files = parse_page(PYPI_HTML, "text/html", "https://idx.example.org/simple/pkg/", "pkg", "https://idx/")
+    assert [f.filename for f in files] == ["pkg-1.0-py3-none-any.whl", "pkg-1.0.tar.gz", "pkg-0.1-py3-none-any.whl"]
+    wheel, sdist, old = files
+    assert wheel.url == "https://files.example.org/packages/ab/cd/pkg-1.0-py3-none-any.whl"
+    assert (wheel.sha256, wheel.requires_python, wheel.has_metadata, wheel.metadata_sha256) == (
+        "aabb",
+        ">=3.7",
+        True,
+        None,
+    )
+    assert (sdist.sha256, sdist.yanked, sdist.yanked_reason) == (None, True, None)
+    assert not old.has_metadata  # data-core-metadata wins over the legacy attribute
+
+
+def test_json_page_edge_cases() -> None:
+    doc = {
+        "meta": {"api-version": "1.0"},
+        "files": [
+            {"filename": "pkg-1.0-py3-none-any.whl", "url": "https://f.example/pkg-1.0-py3-none-any.whl#sha256=ff",
+             "hashes": {}, "yanked": True, "dist-info-metadata": {"sha256": "AB"}},
+            {"filename": "pkg-2.0.zip", "url": "../../f/pkg-2.0.zip", "hashes": {"sha256": "CD", "md5": "00"},
+             "core-metadata": True, "requires-python": ""},
+            {"filename": "pkg-2.0.exe", "url": "pkg-2.0.exe", "hashes": {}},
+            {"filename": "bad"},
+        ],
+    }  # fmt: skip
+    files = parse_page(json.dumps(doc).encode(), JSON_TYPE, "https://i.example/simple/pkg/", "pkg", "https://i/")
+    wheel, sdist = files
+    assert (wheel.sha256, wheel.yanked, wheel.yanked_reason, wheel.metadata_sha256) == ("ff", True, None, "ab")
+    assert sdist.url == "https://i.example/f/pkg-2.0.zip" and sdist.sha256 == "cd"
+    assert sdist.has_metadata and sdist.metadata_sha256 is None and sdist.requires_python is None
+    with pytest.raises(PipIndexError, match="unreadable JSON"):
+        parse_page(b"{not json", JSON_TYPE, "https://i.example/simple/pkg/", "pkg", "https://i/")
+
+
+@pytest.mark.parametrize("url", ["ftp://host/simple", "/local/dir", "https://"])
+def test_index_url_must_be_http(url: str, tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput):
+        PypiIndex([url], cache_dir=tmp_path)

@@ -70,7 +70,8 @@ class _IndexUrl:
     """One index URL: the secret-free form for records and cache keys, and its credentials."""
 
     raw: str
-    url: str  # credentials stripped, ends with "/"
+    url: str  # credentials stripped, ends with "/": for records, cache keys and messages
+    request_url: str  # without userinfo but with any ``/t/<token>/`` path: what is requested
     netloc: str  # host[:port] without userinfo
     userinfo: str | None  # "user:password" as written in the URL (percent-encoded)
 
@@ -86,12 +87,15 @@ class _IndexUrl:
             for secret in (password, user if not password else ""):
                 register_secret(secret)
                 register_secret(unquote(secret))
+        token = re.search(r"/t/([^/]+)", parts.path)
+        if token:  # anaconda.org-style token in the path
+            register_secret(token.group(1))
         netloc = parts.netloc.rsplit("@", 1)[-1]
         url = urlunsplit((parts.scheme, netloc, parts.path.rstrip("/") + "/", "", ""))
-        return cls(raw=raw, url=strip_secrets(url), netloc=netloc.lower(), userinfo=userinfo)
+        return cls(raw=raw, url=strip_secrets(url), request_url=url, netloc=netloc.lower(), userinfo=userinfo)
 
     def project_url(self, project: str) -> str:
-        return self.url + project + "/"
+        return self.request_url + project + "/"
 
 
 class PypiIndex:
@@ -116,6 +120,7 @@ class PypiIndex:
         self.progress = progress
         self._files: dict[str, list[PypiFile]] = {}
         self._metadata: dict[PypiFile, CoreMetadata] = {}
+        self._download_urls: dict[str, str] = {}  # secret-free file URL -> URL with its path token
         self.stats: dict[str, int] = {"pages_fetched": 0, "pages_not_modified": 0, "metadata_fetched": 0}
 
     def __repr__(self) -> str:
@@ -181,17 +186,18 @@ class PypiIndex:
             self.stats["pages_fetched"] += 1
             new_meta = _page_meta(response, url)
             files = self._parse(response.content, new_meta, url, project, index)  # raises before writes
-            self._write(page_path, response.content)
-            self._write_meta(meta_path, new_meta)
+            stored = _redacted(response.content)  # links may carry the index's path token
+            self._write(page_path, stored)
+            self._write_meta(meta_path, dict(new_meta, sha256=sha256_hex(stored)))
             return files
         if response.status in MISSING:
             self._write_meta(meta_path, {"url": url, "status": response.status, "fetched_at": now()})
             return None
         raise self._status_error(response, f"the index page of pip package {project!r}")
 
-    @staticmethod
-    def _parse(body: bytes, meta: Mapping[str, Any], url: str, project: str, index: _IndexUrl) -> list[PypiFile]:
-        return parse_page(body, str(meta.get("content_type") or ""), url, project, index.url)
+    def _parse(self, body: bytes, meta: Mapping[str, Any], url: str, project: str, index: _IndexUrl) -> list[PypiFile]:
+        content_type = str(meta.get("content_type") or "")
+        return parse_page(body, content_type, url, project, index.url, self._download_urls)
 
     # --- metadata ---------------------------------------------------------------------------------
 
@@ -209,12 +215,14 @@ class PypiIndex:
                     f"cached in {self.cache_root}; run once online to fill the cache"
                 )
             data = self._download_metadata(file)
-            self._write(path, data)
             self.stats["metadata_fetched"] += 1
             self._step(file.filename)
+            result = md.core_metadata(data, file)  # a mismatched name or version is not cached
+            self._write(path, data)  # a dynamic sdist is: the refusal below needs no new download
+        else:
+            result = md.core_metadata(data, file)
         if not file.is_wheel:  # a PEP 658 file of an sdist is its PKG-INFO: Dynamic still applies
             md.check_static(data, file)
-        result = md.core_metadata(data, file)
         self._metadata[file] = result
         return result
 
@@ -233,7 +241,7 @@ class PypiIndex:
         return md.sdist_pkg_info(archive, file)
 
     def _pep658(self, file: PypiFile) -> bytes | None:
-        url = file.url + ".metadata"
+        url = self.download_url(file) + ".metadata"
         response = self._get(url, {})
         if response.status in MISSING:
             log.info("%s is listed with metadata but %s answered %s", file.filename, redact(url), response.status)
@@ -249,14 +257,15 @@ class PypiIndex:
 
     def _wheel_metadata(self, file: PypiFile) -> bytes:
         """METADATA through Range requests; the whole wheel when the server ignores Range."""
-        response = self._get(file.url, {"Range": f"bytes=-{TAIL_SIZE}", "Accept-Encoding": "identity"})
+        url = self.download_url(file)
+        response = self._get(url, {"Range": f"bytes=-{TAIL_SIZE}", "Accept-Encoding": "identity"})
         content_range = parse_content_range(_header(response, "Content-Range"))
         total = content_range[2] if content_range is not None else None
         if response.status == 206 and content_range is not None and total is not None:
             first = content_range[0]
 
             def fetch(start: int, last: int) -> bytes:
-                part = self._get(file.url, {"Range": f"bytes={start}-{last}", "Accept-Encoding": "identity"})
+                part = self._get(url, {"Range": f"bytes={start}-{last}", "Accept-Encoding": "identity"})
                 got = parse_content_range(_header(part, "Content-Range"))
                 if part.status == 206 and got is not None and got[0] == start:
                     return part.content
@@ -279,7 +288,7 @@ class PypiIndex:
             return md.wheel_metadata(archive, file)
 
     def _download_file(self, file: PypiFile) -> bytes:
-        response = self._get(file.url, {})
+        response = self._get(self.download_url(file), {})
         if response.status != 200:
             raise self._status_error(response, file.filename)
         return self._verified(file, response.content)
@@ -294,6 +303,19 @@ class PypiIndex:
         return data
 
     # --- HTTP -------------------------------------------------------------------------------------
+
+    def download_url(self, file: PypiFile) -> str:
+        """Where to download ``file`` from: its URL with the index's path token and credentials."""
+        url = self._download_urls.get(file.url)
+        if url is None:  # a file this instance did not list (e.g. read back from a lockfile)
+            url = file.url
+            parts = urlsplit(url)
+            for index in self.indexes:
+                token = re.match(r"/t/[^/]+(?=/)", urlsplit(index.request_url).path)
+                if token and parts.netloc.lower() == index.netloc and not parts.path.startswith("/t/"):
+                    url = urlunsplit(parts._replace(path=token.group(0) + parts.path))
+                    break
+        return self.authenticated_url(url)
 
     def authenticated_url(self, url: str) -> str:
         """``url`` with the credentials of the index on the same host (pip's rule), for downloads."""
@@ -338,6 +360,13 @@ class PypiIndex:
     def _write_meta(self, path: Path, meta: Mapping[str, Any]) -> None:
         text = json.dumps(dict(meta, version=PAGE_STATE_VERSION), indent=1, sort_keys=True)
         self._write(path, redact(text).encode("utf-8"))
+
+
+def _redacted(data: bytes) -> bytes:
+    """``data`` with every known secret replaced, byte for byte elsewhere (surrogateescape)."""
+    text = data.decode("utf-8", "surrogateescape")
+    cleaned = redact(text)
+    return data if cleaned == text else cleaned.encode("utf-8", "surrogateescape")
 
 
 def _read_bytes(path: Path) -> bytes | None:

@@ -13,6 +13,7 @@ from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import unquote, urldefrag, urljoin, urlsplit
 
+from ...channels.redact import PASSWORD_PLACEHOLDER, TOKEN_PLACEHOLDER, strip_secrets
 from .errors import PipIndexError
 from .models import PypiFile, parse_filename
 
@@ -22,12 +23,34 @@ JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 ACCEPT = f"{JSON_TYPE}, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01"
 
 
-def parse_page(body: bytes, content_type: str, page_url: str, project: str, index_url: str) -> list[PypiFile]:
-    """The installable files a project page lists, in page order."""
+def parse_page(
+    body: bytes,
+    content_type: str,
+    page_url: str,
+    project: str,
+    index_url: str,
+    download_urls: dict[str, str] | None = None,
+) -> list[PypiFile]:
+    """The installable files a project page lists, in page order.
+
+    ``page_url`` may carry a ``/t/<token>/`` path; the files' URLs never do. When a URL lost a secret
+    that way, ``download_urls`` (if given) maps the secret-free URL to the one to download from.
+    """
     mime = content_type.split(";", 1)[0].strip().lower()
+    urls = download_urls if download_urls is not None else {}
     if mime == JSON_TYPE or mime.endswith("+json") or mime == "application/json":
-        return _parse_json(body, page_url, project, index_url)
-    return _parse_html(body, page_url, project, index_url)
+        return _parse_json(body, page_url, project, index_url, urls)
+    return _parse_html(body, page_url, project, index_url, urls)
+
+
+def _resolve(base: str, href: str, urls: dict[str, str]) -> tuple[str, str]:
+    """(secret-free absolute URL, fragment) of a link, remembering the secret-bearing form."""
+    full, fragment = urldefrag(urljoin(base, href))
+    url = strip_secrets(full)
+    # A page read back from the cache has its secrets redacted: such a URL is no download URL.
+    if url != full and TOKEN_PLACEHOLDER not in full and PASSWORD_PLACEHOLDER not in full:
+        urls[url] = full
+    return url, fragment
 
 
 def _hash_of(value: Any) -> str | None:
@@ -38,7 +61,7 @@ def _hash_of(value: Any) -> str | None:
     return None
 
 
-def _parse_json(body: bytes, page_url: str, project: str, index_url: str) -> list[PypiFile]:
+def _parse_json(body: bytes, page_url: str, project: str, index_url: str, urls: dict[str, str]) -> list[PypiFile]:
     try:
         doc = json.loads(body)
         entries = doc["files"]
@@ -50,7 +73,7 @@ def _parse_json(body: bytes, page_url: str, project: str, index_url: str) -> lis
     for item in entries:
         if not isinstance(item, dict) or not isinstance(item.get("url"), str):
             continue
-        url, fragment = urldefrag(urljoin(page_url, item["url"]))
+        url, fragment = _resolve(page_url, item["url"], urls)
         given = item.get("filename")
         filename = given if isinstance(given, str) and given else _basename(url)
         metadata = item.get("core-metadata", item.get("dist-info-metadata", False))
@@ -86,7 +109,7 @@ class _AnchorParser(HTMLParser):
             self.base = dict(attrs).get("href")
 
 
-def _parse_html(body: bytes, page_url: str, project: str, index_url: str) -> list[PypiFile]:
+def _parse_html(body: bytes, page_url: str, project: str, index_url: str, urls: dict[str, str]) -> list[PypiFile]:
     parser = _AnchorParser()
     parser.feed(body.decode("utf-8", errors="replace"))
     parser.close()
@@ -96,7 +119,7 @@ def _parse_html(body: bytes, page_url: str, project: str, index_url: str) -> lis
         href = attrs.get("href")
         if not href:
             continue
-        url, fragment = urldefrag(urljoin(base, href))
+        url, fragment = _resolve(base, href, urls)
         # PEP 714 renamed data-dist-info-metadata to data-core-metadata; indexes may send either.
         metadata = attrs.get("data-core-metadata", attrs.get("data-dist-info-metadata"))
         has_metadata = "data-core-metadata" in attrs or "data-dist-info-metadata" in attrs
