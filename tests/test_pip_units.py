@@ -65,6 +65,9 @@ def test_index_url_precedence() -> None:
         _lines("-i https://file.invalid"), Path("."), cli_urls=["https://cli.invalid", "https://x.invalid"], environ=env
     )
     assert got.index_urls == ["https://cli.invalid", "https://x.invalid", "https://e1.invalid", "https://e2.invalid"]
+    secret = read_pip_section(_lines("six"), Path("."), cli_urls=["https://u:s3cret@cli.invalid"], environ={})
+    other = read_pip_section(_lines("six"), Path("."), cli_urls=["https://u:rotated@cli.invalid"], environ={})
+    assert secret.hash_document() == other.hash_document() and "s3cret" not in str(secret.hash_document())
 
 
 @pytest.mark.parametrize("line", ["-e ./src", "--find-links ./wheels", "--no-binary :all:", "./src"])

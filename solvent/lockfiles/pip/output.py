@@ -8,7 +8,7 @@ pip packages, so each explicit file gets a sibling requirements file that
 those files (``name @ url`` for a direct requirement). ``--no-deps`` is safe because the file
 already lists every dependency pip needs.
 
-Credentials in index URLs (``https://user:token@host/simple``) are cut from everything written: a
+Credentials in index URLs (``https://user:token@host/simple``, ``.../t/<token>/...``) are cut from everything written: a
 lockfile gets committed, and pip finds the credentials again in netrc, a keyring or
 ``PIP_INDEX_URL``.
 """
@@ -17,18 +17,15 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, Sequence
-from urllib.parse import urlsplit, urlunsplit
 
 from solvent import __version__
+from solvent.channels.redact import strip_secrets
 from solvent.lockfiles.pip.resolve import LockedPip
 
 
 def redact(url: str) -> str:
-    """The URL without its user:password part."""
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+    """The URL without its user:password part or an anaconda.org-style ``/t/<token>/`` segment."""
+    return strip_secrets(url)
 
 
 def pip_txt_path(explicit: Path) -> Path:

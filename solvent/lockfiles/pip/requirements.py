@@ -26,6 +26,7 @@ from typing import Mapping, Sequence
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
+from solvent.channels.redact import strip_secrets
 from solvent.errors import InvalidInput
 
 DEFAULT_INDEX = "https://pypi.org/simple"
@@ -73,7 +74,8 @@ class PipInputs:
             if url.startswith("file:"):
                 text += " sha256=" + _file_sha256(url)
             reqs.append(text)
-        return {"requirements": sorted(reqs), "index_urls": self.index_urls}
+        # credentials are not part of what was locked: a rotated token must not make the lock stale
+        return {"requirements": sorted(reqs), "index_urls": [strip_secrets(u) for u in self.index_urls]}
 
 
 def _file_sha256(url: str) -> str:
