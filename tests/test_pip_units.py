@@ -246,3 +246,12 @@ def test_hash_covers_lines_as_written_and_local_archive_content(tmp_path: Path) 
     assert (
         read_pip_section(_lines("./dist/x-1.0-py3-none-any.whl"), tmp_path / "b", environ={}).hash_document() != docs[0]
     )
+
+
+def test_extras_of_a_conda_installed_project_still_get_installed() -> None:
+    idx = FakeIndex()
+    idx.add("requests", "2.31.0", ["idna", "pysocks!=1.5.7 ; extra == 'socks'"])
+    idx.add("pysocks", "1.7.1")
+    conda = conda_provided([rec("requests", "2.31.0", subdir="noarch", noarch="python")], {})
+    got = resolve(_reqs("requests[socks]>=2"), idx, _target(), conda)
+    assert [(p.name, p.version) for p in got] == [("pysocks", "1.7.1")]  # idna is conda's business

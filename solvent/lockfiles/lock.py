@@ -167,6 +167,7 @@ def run_lock(args: Any) -> int:
                     "ok": True,
                     "written": [str(w) for w in written],
                     "cuda": {p: r.to_dict() for p, r in reports.items()},
+                    "pip": {p: [f"{x.name}=={x.version}" for x in locked] for p, locked in sorted(pip_locked.items())},
                 },
                 indent=1,
             )
