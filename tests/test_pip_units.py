@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from packaging.markers import Marker
 from packaging.tags import Tag
+from packaging.version import Version
 
 from solvent.errors import InvalidInput, LockfileError
 from solvent.lockfiles.pip.mapping import conda_provided, is_python_package, load_mapping
@@ -133,6 +134,7 @@ def test_conda_records_that_count_for_pip(tmp_path: Path) -> None:
     got = conda_provided(recs, {})
     assert sorted(got) == ["pyyaml", "six", "torch", "typing-extensions"]
     assert "torch" in got and got["torch"].record.name == "pytorch"
+    assert conda_provided([rec("oddver", "1.0.0_1", depends=["python"])], {})["oddver"].version == Version("1.0.0.1")
     mapping = tmp_path / "m.yml"
     mapping.write_text("six: six-renamed\n")
     assert "six-renamed" in conda_provided(recs, load_mapping(mapping))

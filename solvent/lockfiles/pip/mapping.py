@@ -46,11 +46,13 @@ class CondaProvided:
 
     @property
     def version(self) -> Version | None:
-        """The conda version read as a PyPI version, or None when it cannot be (``1.0.0a.dev``...)."""
-        try:
-            return Version(self.record.version)
-        except InvalidVersion:
-            return None
+        """The conda version read as a PyPI version (conda's ``_`` separator as ``.``), or None."""
+        for text in (self.record.version, self.record.version.replace("_", ".")):
+            try:
+                return Version(text)
+            except InvalidVersion:
+                continue
+        return None
 
     def describe(self) -> str:
         channel = self.record.channel.rstrip("/").rsplit("/", 1)[-1] if self.record.channel else "conda"
