@@ -120,6 +120,7 @@ def test_pip_installs_the_pip_txt(tmp_path: Path, capsys: pytest.CaptureFixture[
     cmd += ["--implementation", "cp", "--abi", "cp39", "-d", str(tmp_path / "dl")]
     cmd += ["-r", str(tmp_path / "out" / "conda-linux-64.pip.txt")]
     pip_env = {**os.environ, "PIP_CONFIG_FILE": os.devnull, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    pip_env.update(NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost")  # the index is on loopback
     pip_env.pop("PIP_INDEX_URL")
     proc = subprocess.run(cmd, capture_output=True, text=True, env=pip_env, timeout=120)
     assert proc.returncode == 0, proc.stderr
