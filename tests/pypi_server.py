@@ -12,7 +12,7 @@ Declare releases, start the server, point the client at ``server.url`` (the ``/s
         ...
         assert server.count("/files/*.whl") == 0
 
-or as a fixture (``pypi_server`` below yields a factory that stops every server it started).
+or through the ``servers()`` factory / ``pypi_server`` fixture, which stop every server they started.
 
 Layout: ``/simple/<project>/`` (JSON with PEP 691 content negotiation, or HTML when ``json_api`` is
 off or the client does not ask for JSON), ``/files/<filename>`` (Range requests when ``ranges``),
@@ -27,6 +27,7 @@ auth, ``path_token`` an anaconda.org-style ``/t/<token>`` prefix. ``fail(glob, s
 from __future__ import annotations
 
 import base64
+import contextlib
 import fnmatch
 import hashlib
 import html
@@ -40,7 +41,7 @@ import threading
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import pytest
 
@@ -452,9 +453,9 @@ class PypiServer:
             self.requests.clear()
 
 
-@pytest.fixture
-def pypi_server(tmp_path: Path) -> Iterator[Any]:
-    """A factory ``pypi_server(releases, **switches) -> PypiServer``; servers stop after the test."""
+@contextlib.contextmanager
+def servers() -> Iterator[Callable[..., PypiServer]]:
+    """A factory ``start(releases, **switches) -> PypiServer`` whose servers stop on exit."""
     started: list[PypiServer] = []
 
     def start(releases: Sequence[Release], **switches: Any) -> PypiServer:
@@ -462,6 +463,16 @@ def pypi_server(tmp_path: Path) -> Iterator[Any]:
         started.append(server)
         return server
 
-    yield start
-    for server in started:
-        server.stop()
+    try:
+        yield start
+    finally:
+        for server in started:
+            server.stop()
+
+
+@pytest.fixture
+def pypi_server() -> Iterator[Callable[..., PypiServer]]:
+    """:func:`servers` as a fixture; register it with ``from tests.pypi_server import pypi_server`` in
+    a conftest, or write a two-line fixture around :func:`servers` in the test module."""
+    with servers() as start:
+        yield start

@@ -8,7 +8,7 @@ import json
 import random
 import zipfile
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import pytest
 from packaging.tags import Tag
@@ -29,7 +29,7 @@ from solvent.lockfiles.pip.index import CoreMetadata, PypiFile, PypiIndex
 from solvent.lockfiles.pip.metadata import parse_fields, parse_fields_email
 from solvent.lockfiles.pip.simple import JSON_TYPE, parse_page
 from solvent.lockfiles.pip.wheel import RangeFile
-from tests.pypi_server import PypiServer, Release
+from tests.pypi_server import PypiServer, Release, servers
 
 MB = 1024 * 1024
 PASSWORD = "s3cr3t-pass-7f2a9c"
@@ -468,3 +468,16 @@ def test_json_page_edge_cases() -> None:
 def test_index_url_must_be_http(url: str, tmp_path: Path) -> None:
     with pytest.raises(InvalidInput):
         PypiIndex([url], cache_dir=tmp_path)
+
+
+@pytest.fixture
+def pypi_server() -> Iterator[Callable[..., PypiServer]]:
+    with servers() as start:
+        yield start
+
+
+def test_server_factory_serves_html_when_json_is_off(pypi_server: Callable[..., PypiServer], tmp_path: Path) -> None:
+    srv = pypi_server([Release("one", "1.0", tags=["cp39-cp39-win_amd64"])], json_api=False, metadata_files=False)
+    [wheel] = make_index(srv.url, tmp_path / "c").files("one")
+    assert wheel.tags == frozenset({Tag("cp39", "cp39", "win_amd64")}) and not wheel.has_metadata
+    assert srv.log()[0].headers["Accept"].startswith("application/vnd.pypi.simple.v1+json")
