@@ -116,6 +116,19 @@ def build_parser() -> argparse.ArgumentParser:
     lock.add_argument("-o", "--output", help="output file (one platform) or directory")
     lock.add_argument("--check", action="store_true", help="exit 1 if the existing lockfile no longer matches")
     lock.add_argument("--require-cuda", action="store_true", help="fail if a CUDA build cannot be used")
+    lock.add_argument(
+        "--pypi-url",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="package index for the pip: section (repeatable; first = index, the rest extra indexes; "
+        "default: --index-url in the file, $PIP_INDEX_URL, https://pypi.org/simple)",
+    )
+    lock.add_argument(
+        "--pypi-mapping",
+        metavar="FILE",
+        help="YAML or JSON {conda_name: pypi_name}: conda packages that install a differently named PyPI project",
+    )
     _add_common(lock)
 
     fetch = sub.add_parser(

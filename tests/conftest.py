@@ -31,3 +31,10 @@ def shared_channels() -> list[Path]:
 @pytest.fixture
 def shared_channels_dir() -> Path:
     return shared_path("channels")
+
+
+@pytest.fixture(autouse=True)
+def _no_real_package_index(monkeypatch: pytest.MonkeyPatch) -> None:
+    """pip locking never reaches PyPI from a test: the default index is a closed loopback port."""
+    monkeypatch.setenv("PIP_INDEX_URL", "http://127.0.0.1:9/simple")
+    monkeypatch.delenv("PIP_EXTRA_INDEX_URL", raising=False)

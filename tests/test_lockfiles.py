@@ -101,9 +101,11 @@ def test_install_order_and_round_trip() -> None:
         "https://example.invalid/ch",
     )
     assert [r.name for r in install_order(records)] == ["py", "lib", "app"]
-    text = render_explicit(records, "linux-64", "abc", ["requests"])
+    text = render_explicit(records, "linux-64", "abc", "conda-linux-64.pip.txt")
+    assert "# pip_lock: conda-linux-64.pip.txt" in text
     parsed = parse_explicit(text)
-    assert parsed.platform == "linux-64" and parsed.input_hash == "abc" and parsed.pip == ["requests"]
+    assert parsed.platform == "linux-64" and parsed.input_hash == "abc" and parsed.pip == []
+    assert parse_explicit("# pip: requests\n@EXPLICIT\n").pip == ["requests"]  # files from before pip locking
     assert [u.rsplit("/", 1)[-1] for u, _, _ in parsed.urls] == ["py-3-0.tar.bz2", "lib-1-0.tar.bz2", "app-1-0.tar.bz2"]
     assert all(md5 == "0" * 32 for _, md5, _ in parsed.urls)
     with pytest.raises(LockfileError, match="before @EXPLICIT"):
@@ -133,7 +135,10 @@ def _lock(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str
 def test_lock_is_deterministic_and_parsed_by_conda_lock(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     ch = shared_path("channels", "conda-forge-py39-2024")
     env = tmp_path / "environment.yml"
-    env.write_text("channels: [conda-forge]\ndependencies:\n  - python=3.9\n  - pip\n  - pip:\n      - requests\n")
+    # six comes from conda, so the pip section needs no index
+    env.write_text(
+        "channels: [conda-forge]\ndependencies:\n  - python=3.9\n  - pip\n  - six\n  - pip:\n      - six>=1.10\n"
+    )
     args = [
         str(env),
         "-c",

@@ -18,6 +18,8 @@ from .redact import install_log_filters, redact
 log = logging.getLogger("solvent.channels")
 
 RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+# 206 answers the Range requests that read a wheel's METADATA without downloading the wheel.
+BODY_STATUS = frozenset({200, 206})
 Timeout = Union[float, "tuple[float, float]"]
 
 
@@ -85,7 +87,7 @@ class HttpClient:
         with self._count_lock:
             self.requests_made += 1
         with self.session.get(url, headers=dict(headers), timeout=self.timeout, stream=True) as resp:
-            if resp.status_code != 200:
+            if resp.status_code not in BODY_STATUS:
                 return Response(redact(url), resp.status_code, b"", dict(resp.headers))
             try:
                 content = resp.content

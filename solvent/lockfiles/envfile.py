@@ -36,19 +36,27 @@ class EnvironmentSpec:
     channels: list[str] = field(default_factory=list)
     specs: list[str] = field(default_factory=list)
     pip: list[str] = field(default_factory=list)
+    pip_where: list[str] = field(default_factory=list)  # "file:line" of each pip entry, for errors
     platforms: list[str] = field(default_factory=list)
     virtual_packages: dict[str, list[str]] = field(default_factory=dict)
     nodefaults: bool = False
 
-    def content_hash(self, platform: str, virtual: list[str]) -> str:
-        """What the lock of ``platform`` depends on: stable JSON of the inputs, sha256."""
-        doc = {
+    def content_hash(self, platform: str, virtual: list[str], pip: dict[str, Any] | None = None) -> str:
+        """What the lock of ``platform`` depends on: stable JSON of the inputs, sha256.
+
+        ``pip`` is the resolved pip input (requirements with ``-r`` files expanded, index URLs
+        from every source, the conda->PyPI name overrides): the raw lines alone would miss an edit
+        to an included file or a changed ``PIP_INDEX_URL``.
+        """
+        doc: dict[str, Any] = {
             "channels": self.channels,
             "specs": sorted(self.specs),
             "pip": sorted(self.pip),
             "platform": platform,
             "virtual_packages": sorted(virtual),
         }
+        if pip is not None:
+            doc["pip_inputs"] = pip
         return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
 
 
@@ -125,14 +133,18 @@ def _dependencies(env: EnvironmentSpec, path: str, node: Any) -> None:
 def _pip(env: EnvironmentSpec, path: str, node: Any) -> None:
     from packaging.requirements import InvalidRequirement, Requirement
 
+    from solvent.lockfiles.pip.requirements import is_path_requirement
+
     text = str(node.value).strip()
-    if text.startswith("-"):
-        env.pip.append(text)  # pip options (-r file, --index-url) are carried as written
+    where = _where(path, node)
+    env.pip_where.append(where)
+    if text.startswith("-") or is_path_requirement(text):
+        env.pip.append(text)  # options (-r file, --index-url) and paths are read when locking pip
         return
     try:
         Requirement(text)
     except InvalidRequirement as exc:
-        raise InvalidInput(f"{_where(path, node)}: invalid pip requirement {text!r}: {exc}") from None
+        raise InvalidInput(f"{where}: invalid pip requirement {text!r}: {exc}") from None
     env.pip.append(text)
 
 

@@ -14,7 +14,10 @@ Layout::
 One URL per package with its md5 as the fragment (every conda version accepts ``#<md5>``; the
 sha256 goes to conda-lock.yml, and is used here only when a record has no md5). Packages come in
 install order: every package after its dependencies, ties broken by name, so the same solution
-always gives the same bytes. pip requirements are carried as ``# pip: ...`` comment lines.
+always gives the same bytes. The pip packages of the environment are not in this format: they go to
+a sibling ``.pip.txt`` (``solvent.lockfiles.pip.output``), which a ``# pip_lock:`` comment names.
+Files written before pip was locked carried the raw requirements as ``# pip: ...`` comments; those
+are still read.
 """
 
 from __future__ import annotations
@@ -70,7 +73,9 @@ def package_url(record: PackageRecord) -> str:
     return record.url
 
 
-def render_explicit(records: Sequence[PackageRecord], platform: str, input_hash: str, pip: Sequence[str] = ()) -> str:
+def render_explicit(
+    records: Sequence[PackageRecord], platform: str, input_hash: str, pip_lock: str | None = None
+) -> str:
     lines = [
         "# This file may be used to create an environment using:",
         "# $ conda create --name <env> --file <this file>",
@@ -78,7 +83,8 @@ def render_explicit(records: Sequence[PackageRecord], platform: str, input_hash:
         f"# input_hash: {input_hash}",
         f"# generator: solvent {__version__}",
     ]
-    lines += [f"# pip: {req}" for req in pip]
+    if pip_lock:
+        lines.append(f"# pip_lock: {pip_lock} (then: pip install --no-deps --require-hashes -r {pip_lock})")
     lines.append(MARKER)
     for record in install_order(records):
         url = package_url(record)

@@ -2,8 +2,11 @@
 
 Every file is written atomically and is a pure function of the inputs and the repodata (no
 timestamps inside), so locking twice gives identical bytes. The input hash recorded in each lock
-covers channels, specs, pip requirements, platform and virtual packages (``EnvironmentSpec.
-content_hash``); ``--check`` recomputes it and compares.
+covers channels, specs, pip requirements (with ``-r`` files and index URLs), platform and virtual
+packages (``EnvironmentSpec.content_hash``); ``--check`` recomputes it and compares.
+
+The ``pip:`` section is locked after the conda solves (``solvent.lockfiles.pip``): conda-lock.yml
+gets ``manager: pip`` entries and each explicit file a ``.pip.txt`` sibling.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from solvent.errors import InvalidInput, LockfileError, SolventError, Unsatisfia
 from solvent.lockfiles.cuda import LockedPackage, analyze
 from solvent.lockfiles.cuda_matrix import explain_cpu_builds
 from solvent.lockfiles.envfile import EnvironmentSpec, load_environment
+from solvent.lockfiles.pip.output import pip_txt_path, read_input_hash
 from solvent.record import PackageRecord
 
 
@@ -65,7 +69,7 @@ def _check_writable_dir(path: Path, output: str | None) -> None:
         raise InvalidInput(f"-o {output}: {path} is a directory; pass a file name or its parent directory")
 
 
-def _check(explicit: dict[str, Path], conda_lock: Path | None, hashes: dict[str, str]) -> int:
+def _check(explicit: dict[str, Path], conda_lock: Path | None, hashes: dict[str, str], has_pip: bool) -> int:
     from solvent.lockfiles.conda_lock import read_conda_lock
     from solvent.lockfiles.explicit import parse_explicit
 
@@ -77,6 +81,11 @@ def _check(explicit: dict[str, Path], conda_lock: Path | None, hashes: dict[str,
         found = parse_explicit(path.read_text(), str(path)).input_hash
         if found != hashes[platform]:
             problems.append(f"{path}: input hash {found} does not match the environment ({hashes[platform]})")
+        pip_txt = pip_txt_path(path)
+        if has_pip and not pip_txt.exists():
+            problems.append(f"{pip_txt}: missing")
+        elif has_pip and read_input_hash(pip_txt.read_text()) != hashes[platform]:
+            problems.append(f"{pip_txt}: input hash does not match the environment")
     if conda_lock is not None:
         if not conda_lock.exists():
             problems.append(f"{conda_lock}: missing")
@@ -94,10 +103,12 @@ def _check(explicit: dict[str, Path], conda_lock: Path | None, hashes: dict[str,
 
 
 def run_lock(args: Any) -> int:
+    from solvent.lockfiles.pip.lock import lock_pip, plan
     from solvent.platforms import native_platform, validate_platform
     from solvent.virtual_packages import describe, resolve_virtual_packages
 
     env = load_environment(args.envfile)
+    pip = plan(env, args)
     platforms = [validate_platform(p) for p in (args.platform or env.platforms or [native_platform()])]
     platforms = sorted(dict.fromkeys(platforms))
     channels = list(args.channel) or env.channels
@@ -106,10 +117,11 @@ def run_lock(args: Any) -> int:
     virtual = {
         p: resolve_virtual_packages(p, [*env.virtual_packages.get(p, []), *args.virtual_package]) for p in platforms
     }
-    hashes = {p: env.content_hash(p, describe(virtual[p])) for p in platforms}
+    pip_doc = pip.hash_document() if pip is not None else None
+    hashes = {p: env.content_hash(p, describe(virtual[p]), pip_doc) for p in platforms}
     explicit, conda_lock = _outputs(args, env, platforms)
     if args.check:
-        return _check(explicit, conda_lock, hashes)
+        return _check(explicit, conda_lock, hashes, pip is not None)
 
     jobs = {
         p: dict(
@@ -155,7 +167,12 @@ def run_lock(args: Any) -> int:
         if args.require_cuda and (report.cpu_frameworks or not report.target_cuda):
             _explain_cpu(jobs[p], report, p)
 
-    written = _write(env, platforms, channels, solutions, hashes, explicit, conda_lock, reports)
+    pip_locked: dict[str, list[Any]] = {}
+    index_urls: list[str] = []
+    if pip is not None:
+        pip_locked = lock_pip(pip, solutions, virtual, cache_dir=args.cache_dir, offline=args.offline)
+        index_urls = pip.inputs.index_urls
+    written = _write(env, platforms, channels, solutions, hashes, explicit, conda_lock, reports, pip_locked, index_urls)
     if args.json:
         import json
 
@@ -165,6 +182,7 @@ def run_lock(args: Any) -> int:
                     "ok": True,
                     "written": [str(w) for w in written],
                     "cuda": {p: r.to_dict() for p, r in reports.items()},
+                    "pip": {p: [f"{x.name}=={x.version}" for x in locked] for p, locked in sorted(pip_locked.items())},
                 },
                 indent=1,
             )
@@ -210,13 +228,17 @@ def _write(
     explicit: dict[str, Path],
     conda_lock: Path | None,
     reports: dict[str, Any],
+    pip_locked: dict[str, list[Any]],
+    index_urls: Sequence[str],
 ) -> list[Path]:
     from solvent.lockfiles.conda_lock import render_conda_lock
     from solvent.lockfiles.explicit import render_explicit
+    from solvent.lockfiles.pip.output import render_pip_txt
 
     written = []
     for p, path in explicit.items():
-        text = render_explicit(solutions[p], p, hashes[p], env.pip)
+        pip_txt = pip_txt_path(path) if p in pip_locked else None
+        text = render_explicit(solutions[p], p, hashes[p], pip_txt.name if pip_txt else None)
         extra = ""
         if reports[p].target_cuda:
             extra += f"# target_cuda: {reports[p].target_cuda}\n"
@@ -226,8 +248,10 @@ def _write(
             extra += f"# cpu_build: {name}: {reason}\n"
         text = text.replace("@EXPLICIT\n", f"{extra}@EXPLICIT\n", 1)
         written.append(write_atomic(path, text))
+        if pip_txt is not None:
+            written.append(write_atomic(pip_txt, render_pip_txt(pip_locked[p], p, hashes[p], index_urls)))
     if conda_lock is not None:
-        text = render_conda_lock(solutions, hashes, channels, [Path(env.source).name], env.pip)
+        text = render_conda_lock(solutions, hashes, channels, [Path(env.source).name], env.pip, pip_locked)
         cuda = {f"target_cuda.{p}": r.target_cuda for p, r in reports.items() if r.target_cuda}
         cuda.update({f"min_cuda_driver.{p}": r.min_driver for p, r in reports.items() if r.min_driver})
         cuda.update({f"cpu_build.{p}.{n}": why for p, r in reports.items() for n, why in sorted(r.cpu_reasons.items())})
