@@ -368,6 +368,12 @@ def test_progress_only_on_a_tty() -> None:
         progress.close()
         assert ("2/2 conda-forge/linux-64" in stream.text) is shown
         assert stream.text.endswith("\r") or not shown
+    # An unknown total (the pip step's index walk) counts without a denominator.
+    stream = _Tty(True)
+    walk = Progress(None, "solvent: pip index", quiet=False, stream=stream)  # type: ignore[arg-type]
+    walk.step("requests")
+    walk.step("idna")
+    assert "solvent: pip index 2 idna" in stream.text and "/" not in stream.text
 
 
 def test_lock_timeout_is_cache_error(server: ChannelServer, tmp_path: Path) -> None:

@@ -14,10 +14,12 @@ from typing import TextIO
 class Progress:
     """Counts finished steps and redraws a single stderr line while work is under way."""
 
-    def __init__(self, total: int, label: str, *, quiet: bool = True, stream: TextIO | None = None) -> None:
+    def __init__(self, total: int | None, label: str, *, quiet: bool = True, stream: TextIO | None = None) -> None:
+        """``total`` None: the amount of work is not known up front (an index walk), so the line
+        counts steps without a denominator."""
         self.stream = stream if stream is not None else sys.stderr
         isatty = getattr(self.stream, "isatty", None)
-        self.enabled = not quiet and total > 0 and bool(isatty and isatty())
+        self.enabled = not quiet and (total is None or total > 0) and bool(isatty and isatty())
         self.total = total
         self.done = 0
         self.label = label
@@ -28,7 +30,8 @@ class Progress:
         with self._lock:
             self.done += 1
             if self.enabled:
-                line = f"{self.label} {self.done}/{self.total} {what}"[:100]
+                count = f"{self.done}/{self.total}" if self.total is not None else str(self.done)
+                line = f"{self.label} {count} {what}"[:100]
                 pad = max(0, self._width - len(line))
                 self._width = len(line)
                 self.stream.write("\r" + line + " " * pad)

@@ -170,7 +170,9 @@ def run_lock(args: Any) -> int:
     pip_locked: dict[str, list[Any]] = {}
     index_urls: list[str] = []
     if pip is not None:
-        pip_locked = lock_pip(pip, solutions, virtual, cache_dir=args.cache_dir, offline=args.offline)
+        pip_locked = lock_pip(
+            pip, solutions, virtual, cache_dir=args.cache_dir, offline=args.offline, show_progress=show
+        )
         index_urls = pip.inputs.index_urls
     written = _write(env, platforms, channels, solutions, hashes, explicit, conda_lock, reports, pip_locked, index_urls)
     if args.json:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from solvent.channels.progress import Progress
 from solvent.lockfiles.envfile import EnvironmentSpec
 from solvent.lockfiles.pip.mapping import conda_provided, load_mapping
 from solvent.lockfiles.pip.requirements import PipInputs, read_pip_section
@@ -46,24 +47,30 @@ def plan(env: EnvironmentSpec, args: Any) -> PipPlan | None:
     return PipPlan(inputs, load_mapping(getattr(args, "pypi_mapping", None)))
 
 
-def make_index(index_urls: Sequence[str], *, cache_dir: Path | None, offline: bool) -> PackageIndex:
+def make_index(
+    index_urls: Sequence[str], *, cache_dir: Path | None, offline: bool, progress: Progress | None = None
+) -> PackageIndex:
     """The index client; tests replace this function to lock against an in-memory index."""
     from solvent.lockfiles.pip.index import PypiIndex
 
-    return PypiIndex(index_urls, cache_dir=cache_dir, offline=offline)
+    return PypiIndex(index_urls, cache_dir=cache_dir, offline=offline, progress=progress)
 
 
 class _LazyIndex:
     """Made on first use: when conda installs every pip requirement, no index client is needed."""
 
-    def __init__(self, urls: Sequence[str], cache_dir: Path | None, offline: bool) -> None:
+    def __init__(self, urls: Sequence[str], cache_dir: Path | None, offline: bool, progress: Progress | None) -> None:
         self._args = (list(urls), cache_dir, offline)
+        self._progress = progress
         self._index: PackageIndex | None = None
 
     def _get(self) -> PackageIndex:
         if self._index is None:
             urls, cache_dir, offline = self._args
-            self._index = make_index(urls, cache_dir=cache_dir, offline=offline)
+            if self._progress is None:
+                self._index = make_index(urls, cache_dir=cache_dir, offline=offline)
+            else:
+                self._index = make_index(urls, cache_dir=cache_dir, offline=offline, progress=self._progress)
         return self._index
 
     def files(self, project: str) -> Sequence[Any]:
@@ -80,13 +87,21 @@ def lock_pip(
     *,
     cache_dir: str | None,
     offline: bool,
+    show_progress: bool = False,
 ) -> dict[str, list[LockedPip]]:
     """Platform -> the pip packages to install there, sorted by name."""
     offline = offline or os.environ.get("SOLVENT_OFFLINE", "") not in ("", "0")
-    index = _LazyIndex(pip.inputs.index_urls, Path(cache_dir) if cache_dir else None, offline)
+    # Resolving walks index pages one by one over the network: a count of what was read so far
+    # shows that a long pip step is moving (the total is not known until resolvelib is done).
+    progress = Progress(None, "solvent: pip index", quiet=False) if show_progress else None
+    index = _LazyIndex(pip.inputs.index_urls, Path(cache_dir) if cache_dir else None, offline, progress)
     out = {}
-    for platform in sorted(solutions):
-        target = make_target(platform, solutions[platform], virtual[platform])
-        conda = conda_provided(solutions[platform], pip.overrides)
-        out[platform] = resolve(pip.inputs.requirements, index, target, conda)
+    try:
+        for platform in sorted(solutions):
+            target = make_target(platform, solutions[platform], virtual[platform])
+            conda = conda_provided(solutions[platform], pip.overrides)
+            out[platform] = resolve(pip.inputs.requirements, index, target, conda)
+    finally:
+        if progress is not None:
+            progress.close()
     return out
