@@ -30,7 +30,7 @@ from solvent.record import VIRTUAL_CHANNEL, PackageRecord
 from solvent.solver.provider import Provider, requested_features
 
 
-class SolventUnsatisfiableError(UnsatisfiableError):  # type: ignore[misc]
+class SolventUnsatisfiableError(UnsatisfiableError):
     """conda's UnsatisfiableError with solvent's explanation as its text.
 
     A subclass (not classic's class itself) because classic's ``unsatisfiable`` entries are
@@ -181,39 +181,42 @@ class SolventResolve:
         target_dists: list[str] = []
         for spec in sorted(conda_specs, key=str):
             converted = to_solvent_spec(spec)
+            if spec.target:
+                target_dists.append(str(spec.target))
+            if spec.name.startswith("__") and str(converted) == spec.name:
+                # classic asks for every virtual package by bare name: a fact of the system that
+                # no objective ranks and nothing can remove, so it adds nothing to the problem
+                # (and would crowd an explanation). Constrained ones (pins) stay.
+                continue
             if spec.optional:
                 optional.append(converted)
-            elif spec.target:
+            elif spec.target or spec.name.startswith("__"):
                 required.append(converted)
             else:
                 requested.append(converted)
-            if spec.target:
-                target_dists.append(str(spec.target))
 
         platform = next((s for s in self._subdirs if s != "noarch"), None) or context.subdir
-        source = _IndexSource(r.index.values(), platform, r._channel_priorities_map)
-        # A target that is not a record's dist string (conda sometimes passes a MatchSpec) counts
-        # for nothing in classic's update count either.
-        targets = [source.by_dist[d] for d in target_dists if d in source.by_dist]
-        provider = Provider(
-            source,
-            platform=platform,
-            virtual_packages=source.virtual,
-            channel_priority=str(context.channel_priority.value).lower(),
-            pins=optional,
-            features=requested_features([*requested, *required]),
-        )
-        from solvent.solver.resolver import Resolver
-
-        resolver = Resolver(provider)
+        # classic ranks versions over its reduced index (what survives its pruning for these
+        # specs, strict channel priority applied), not over every record: solving on the same
+        # records gives the same ranks, hence the same answer.
+        reduced = r.get_reduced_index(tuple(conda_specs), exit_on_conflict=not context.unsatisfiable_hints)
+        problem = (requested, required, optional, target_dists)
         try:
-            resolver.resolve(requested, required=required, targets=targets, also_named=[s.name for s in optional])
+            source, resolver = self._run(reduced.values() if reduced else r.index.values(), platform, *problem)
         except Unsatisfiable as exc:
             if should_retry_solve:
                 # classic's protocol: a quick, empty error so conda's CLI retries unfrozen (or
                 # with the next repodata file) before anything is explained.
                 raise UnsatisfiableError({}) from None
-            raise SolventUnsatisfiableError(str(exc), exc.conflict) from None
+            error = exc
+            if reduced:
+                # The reduction drops what cannot be installed, so an explanation over it says
+                # "no such package"; over the whole index it names the real conflict.
+                try:
+                    self._run(r.index.values(), platform, *problem)
+                except Unsatisfiable as full:
+                    error = full
+            raise SolventUnsatisfiableError(str(error), error.conflict) from None
         assert resolver.encoding is not None
         chosen = resolver.encoding.chosen(resolver.model)
         out = []
@@ -225,3 +228,31 @@ class SolventResolve:
                 continue
             out.append(prec)
         return sorted(out, key=lambda p: p.name)
+
+    def _run(
+        self,
+        records: Iterable[Any],
+        platform: str,
+        requested: list[MatchSpec],
+        required: list[MatchSpec],
+        optional: list[MatchSpec],
+        target_dists: list[str],
+    ) -> tuple[_IndexSource, Any]:
+        """One solvent solve over ``records``; raises solvent's Unsatisfiable."""
+        from solvent.solver.resolver import Resolver
+
+        source = _IndexSource(records, platform, self._inner._channel_priorities_map)
+        # A target that is not a record's dist string (conda sometimes passes a MatchSpec) counts
+        # for nothing in classic's update count either.
+        targets = [source.by_dist[d] for d in target_dists if d in source.by_dist]
+        provider = Provider(
+            source,
+            platform=platform,
+            virtual_packages=source.virtual,
+            channel_priority=str(context.channel_priority.value).lower(),
+            pins=optional,
+            features=requested_features([*requested, *required]),
+        )
+        resolver = Resolver(provider)
+        resolver.resolve(requested, required=required, targets=targets, also_named=[s.name for s in optional])
+        return source, resolver

@@ -25,7 +25,7 @@ from conda.core.solve import Solver
 from solvent.conda_plugin.resolve import SolventResolve
 
 
-class SolventSolver(Solver):  # type: ignore[misc]
+class SolventSolver(Solver):
     """conda's classic ``Solver`` whose final solve is solvent's.
 
     ``solve_final_state`` is classic's: specs from PrefixData, History, pins, update and deps
@@ -57,7 +57,7 @@ class SolventSolver(Solver):  # type: ignore[misc]
         ``UnsatisfiableError`` quickly so the CLI retries unfrozen; the last attempt raises
         :class:`~solvent.conda_plugin.resolve.SolventUnsatisfiableError` with solvent's explanation.
         """
-        return super().solve_final_state(  # type: ignore[no-any-return]
+        return super().solve_final_state(
             update_modifier, deps_modifier, prune, ignore_pinned, force_remove, should_retry_solve
         )
 
