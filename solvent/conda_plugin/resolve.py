@@ -48,7 +48,9 @@ class SolventUnsatisfiableError(UnsatisfiableError):
         # because CondaError %-formats messages that carry keyword arguments.
         CondaError.__init__(self, explanation.replace("%", "%%") if "%" in explanation else explanation)
         self.unsatisfiable: list[Any] = []
-        self.conflict = conflict
+        # conda's --json error output serializes every attribute of the exception.
+        to_dict = getattr(conflict, "to_dict", None)
+        self.conflict = to_dict() if to_dict is not None else None
 
     def __str__(self) -> str:
         return str(self.message).replace("%%", "%")
