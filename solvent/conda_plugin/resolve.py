@@ -33,10 +33,12 @@ from solvent.solver.provider import Provider, requested_features
 class SolventUnsatisfiableError(UnsatisfiableError):
     """conda's UnsatisfiableError with solvent's explanation as its text.
 
-    A subclass (not classic's class itself) because classic's ``unsatisfiable`` entries are
-    chains from its own ``find_conflicts``, which solvent does not compute; conda's test helpers
-    compare those entries only for the exact class. ``allow_retry`` is False: solvent's answer
-    does not change when conda retries with another repodata file name or unfrozen.
+    A subclass (not classic's class itself), without classic's ``unsatisfiable`` attribute:
+    those are chains from classic's own ``find_conflicts``, which solvent does not compute, and
+    test suites (conda's ``SolverTests``, pytest-conda-solvers) compare them only when the class
+    is classic's or the attribute exists; otherwise they look for the conflicting names in the
+    text. ``allow_retry`` is False: solvent's answer does not change when conda retries with
+    another repodata file name or unfrozen.
     """
 
     allow_retry = False
@@ -47,7 +49,6 @@ class SolventUnsatisfiableError(UnsatisfiableError):
         # classic's __init__ formats bad_deps; the text here is already formatted. '%' is doubled
         # because CondaError %-formats messages that carry keyword arguments.
         CondaError.__init__(self, explanation.replace("%", "%%") if "%" in explanation else explanation)
-        self.unsatisfiable: list[Any] = []
         # conda's --json error output serializes every attribute of the exception.
         to_dict = getattr(conflict, "to_dict", None)
         self.conflict = to_dict() if to_dict is not None else None
