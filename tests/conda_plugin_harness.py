@@ -62,7 +62,7 @@ def run_test_solve(solver: str, workers: int = 2, timeout: float = 600, deselect
         env = conda_source.isolated_env(
             tmp,
             CONDA_TEST_SOLVERS=solver,
-            CONDA_TEST_DATA_DIR=str(src / "tests" / "data"),
+            CONDA_TEST_DATA_DIR=str(_test_data(src, tmp)),
             PYTHONPATH=os.pathsep.join([str(conda_source.ROOT), str(src)]),
         )
         skip = set(deselect)
@@ -88,6 +88,22 @@ def run_test_solve(solver: str, workers: int = 2, timeout: float = 600, deselect
         return outcomes
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _test_data(src: Path, tmp: Path) -> Path:
+    """conda's tests/data from the tarball, plus ``conda_format_repo`` (which the tarball lacks
+    and the two ``current_repodata`` tests read) when pytest-conda-solvers, which ships a copy,
+    is available."""
+    from tests.conda_solvers_cases import package_dir
+
+    pkg = package_dir()
+    repo = pkg / "data" / "conda_format_repo" if pkg is not None else None
+    if repo is None or not repo.is_dir():
+        return src / "tests" / "data"
+    data = tmp / "data"
+    shutil.copytree(src / "tests" / "data", data)
+    shutil.copytree(repo, data / "conda_format_repo")
+    return data
 
 
 def _collect(tmp: Path, env: dict[str, str], timeout: float) -> list[str]:

@@ -1,8 +1,8 @@
 """conda's own tests/core/test_solve.py, run with ``CONDA_TEST_SOLVERS=solvent``.
 
-conda classic passes 66 of its 73 tests here (5 skipped; the 2 ``current_repodata`` tests need
-``tests/data/conda_format_repo``, which the tarball does not carry, and fail for classic too).
-One test classic skips is not run (see ``NOT_RUN``), so solvent runs 72.
+conda classic passes 68 of its 73 tests here (5 skipped), or 66 when ``tests/data/conda_format_repo``
+is missing (the tarball does not carry it; pytest-conda-solvers ships a copy). One test classic
+skips is not run (see ``NOT_RUN``), so solvent runs 72.
 solvent must pass every test classic passes, except the documented differences below: each one
 is the wording of an error message, which conda's tests compare per solver by name.
 """
@@ -18,12 +18,18 @@ from tests import conda_source
 conda_source.require()
 
 from tests.conda_plugin_harness import run_test_solve, summary  # noqa: E402
+from tests.conda_solvers_cases import package_dir  # noqa: E402
 
-# Tests classic fails too in this checkout (missing test data).
-NOT_RUNNABLE = {
-    "test_current_repodata_usage[solvent]": "needs tests/data/conda_format_repo (not in the tarball)",
-    "test_current_repodata_fallback[solvent]": "needs tests/data/conda_format_repo (not in the tarball)",
-}
+# Tests that need tests/data/conda_format_repo, which the tarball lacks; the harness adds the copy
+# pytest-conda-solvers ships when that is available, and then classic and solvent both pass them.
+NOT_RUNNABLE = (
+    {}
+    if package_dir() is not None
+    else {
+        "test_current_repodata_usage[solvent]": "needs tests/data/conda_format_repo (not in the tarball)",
+        "test_current_repodata_fallback[solvent]": "needs tests/data/conda_format_repo (not in the tarball)",
+    }
+)
 # Not run: classic skips it (custom multichannels are not flexible within classic's pipeline,
 # which solvent keeps), and it needs https://repo.anaconda.com (12 s of timeouts offline).
 NOT_RUN = ("test_strict_custom_multichannel_allows_fallback_to_later_subchannel[solvent]",)
