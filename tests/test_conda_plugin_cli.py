@@ -122,3 +122,27 @@ def test_conda_create_unsatisfiable_explains(tmp_path: Path) -> None:
     assert out["exception_name"] == "SolventUnsatisfiableError"
     assert "Cannot solve for: numpy 1.5.*, python 3.3.*" in out["error"]
     assert "numpy 1.5.* cannot be installed" in out["error"]
+
+
+def test_falls_back_to_classic_on_what_solvent_cannot_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A spec or record outside solvent's grammar must not fail the user's command."""
+    from conda.models.match_spec import MatchSpec
+
+    from solvent.conda_plugin import resolve
+    from solvent.errors import InvalidMatchSpec
+
+    class Classic:
+        groups: dict = {}
+
+        def find_matches(self, spec: object) -> tuple:
+            return (object(),)
+
+        def solve(self, *args: object) -> list[str]:
+            return ["classic's answer"]
+
+    def unreadable(specs: object) -> None:
+        raise InvalidMatchSpec("no such grammar")
+
+    monkeypatch.setattr(resolve, "_split_specs", unreadable)
+    wrapped = resolve.SolventResolve(Classic(), ("linux-64", "noarch"))
+    assert wrapped.solve([MatchSpec("numpy")]) == ["classic's answer"]

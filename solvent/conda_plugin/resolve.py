@@ -19,15 +19,18 @@ records missing from every channel and the virtual packages are the ones classic
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Iterable, Sequence
 
 from conda.base.context import context
 from conda.exceptions import ResolvePackageNotFound, UnsatisfiableError
 
-from solvent.errors import Unsatisfiable
+from solvent.errors import InvalidInput, Unsatisfiable
 from solvent.match_spec import MatchSpec, parse_match_spec
 from solvent.record import VIRTUAL_CHANNEL, PackageRecord
 from solvent.solver.provider import Provider, requested_features
+
+log = logging.getLogger("conda.solvent")
 
 
 class SolventUnsatisfiableError(UnsatisfiableError):
@@ -111,6 +114,31 @@ def to_solvent_spec(spec: Any) -> MatchSpec:
     return parse_match_spec(str(plain))
 
 
+def _split_specs(conda_specs: Iterable[Any]) -> tuple[list[MatchSpec], list[MatchSpec], list[MatchSpec], list[str]]:
+    """classic's three groups (requested, targeted, optional) in solvent's grammar, and the
+    dist strings of the targets."""
+    requested: list[MatchSpec] = []
+    required: list[MatchSpec] = []
+    optional: list[MatchSpec] = []
+    target_dists: list[str] = []
+    for spec in sorted(conda_specs, key=str):
+        converted = to_solvent_spec(spec)
+        if spec.target:
+            target_dists.append(str(spec.target))
+        if spec.name.startswith("__") and str(converted) == spec.name:
+            # classic asks for every virtual package by bare name: a fact of the system that no
+            # objective ranks and nothing can remove, so it adds nothing to the problem (and
+            # would crowd an explanation). Constrained ones (pins) stay.
+            continue
+        if spec.optional:
+            optional.append(converted)
+        elif spec.target or spec.name.startswith("__"):
+            required.append(converted)
+        else:
+            requested.append(converted)
+    return requested, required, optional, target_dists
+
+
 class _IndexSource:
     """conda's index as a solvent record source, ranked by classic's channel priorities."""
 
@@ -178,34 +206,20 @@ class SolventResolve:
         if missing:
             raise ResolvePackageNotFound(missing)
 
-        requested: list[MatchSpec] = []
-        required: list[MatchSpec] = []
-        optional: list[MatchSpec] = []
-        target_dists: list[str] = []
-        for spec in sorted(conda_specs, key=str):
-            converted = to_solvent_spec(spec)
-            if spec.target:
-                target_dists.append(str(spec.target))
-            if spec.name.startswith("__") and str(converted) == spec.name:
-                # classic asks for every virtual package by bare name: a fact of the system that
-                # no objective ranks and nothing can remove, so it adds nothing to the problem
-                # (and would crowd an explanation). Constrained ones (pins) stay.
-                continue
-            if spec.optional:
-                optional.append(converted)
-            elif spec.target or spec.name.startswith("__"):
-                required.append(converted)
-            else:
-                requested.append(converted)
+        try:
+            problem = _split_specs(conda_specs)
+        except InvalidInput as exc:
+            return self._classic(exc, specs, returnall, _remove, specs_to_add, history_specs, should_retry_solve)
 
         platform = next((s for s in self._subdirs if s != "noarch"), None) or context.subdir
         # classic ranks versions over its reduced index (what survives its pruning for these
         # specs, strict channel priority applied), not over every record: solving on the same
         # records gives the same ranks, hence the same answer.
         reduced = r.get_reduced_index(tuple(conda_specs), exit_on_conflict=not context.unsatisfiable_hints)
-        problem = (requested, required, optional, target_dists)
         try:
             source, resolver = self._run(reduced.values() if reduced else r.index.values(), platform, *problem)
+        except InvalidInput as exc:
+            return self._classic(exc, specs, returnall, _remove, specs_to_add, history_specs, should_retry_solve)
         except Unsatisfiable as exc:
             if should_retry_solve:
                 # classic's protocol: a quick, empty error so conda's CLI retries unfrozen (or
@@ -231,6 +245,12 @@ class SolventResolve:
                 continue
             out.append(prec)
         return sorted(out, key=lambda p: p.name)
+
+    def _classic(self, reason: Exception, *args: Any) -> list[Any]:
+        """classic's own solve, for what solvent cannot read (a spec or record outside the
+        grammar it implements): a user's command should not fail because of the plugin."""
+        log.warning("solvent cannot solve this request (%s); using conda's classic solve", reason)
+        return self._inner.solve(*args)
 
     def _run(
         self,
