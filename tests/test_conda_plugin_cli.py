@@ -79,7 +79,9 @@ def _entry_point_dir(tmp: Path) -> Path:
     return site
 
 
-def _conda_create(tmp: Path, solver: str, channel: Path, specs: list[str], ok: bool = True) -> dict:
+def _conda_create(
+    tmp: Path, solver: str, channel: Path, specs: list[str], ok: bool = True, extra: tuple[str, ...] = ()
+) -> dict:
     src = conda_source.source_dir()
     env = conda_source.isolated_env(
         tmp,
@@ -89,7 +91,7 @@ def _conda_create(tmp: Path, solver: str, channel: Path, specs: list[str], ok: b
         CONDA_OVERRIDE_CUDA="",
     )
     cmd = [sys.executable, "-m", "conda", "create", "--dry-run", "--json", "--override-channels",
-           "--solver", solver, "-p", str(tmp / "envs" / solver), "-c", channel.as_uri(), *specs]  # fmt: skip
+           "--solver", solver, "-p", str(tmp / "envs" / solver), "-c", channel.as_uri(), *extra, *specs]  # fmt: skip
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, cwd=tmp)
     try:
         out = json.loads(proc.stdout)
@@ -146,3 +148,22 @@ def test_falls_back_to_classic_on_what_solvent_cannot_read(monkeypatch: pytest.M
     monkeypatch.setattr(resolve, "_split_specs", unreadable)
     wrapped = resolve.SolventResolve(Classic(), ("linux-64", "noarch"))
     assert wrapped.solve([MatchSpec("numpy")]) == ["classic's answer"]
+
+
+def test_conda_create_exclude_newer(tmp_path: Path) -> None:
+    """``--exclude-newer`` reaches solvent through conda's index (the cutoff is conda's): the newer
+    build is not a candidate. conda refuses the flag for a solver without the capability flags."""
+    channel = tmp_path / "channel"
+    day = 86_400_000
+    packages = {
+        "a-1.0-0.tar.bz2": {"name": "a", "version": "1.0", "build": "0", "build_number": 0, "depends": [],
+                            "timestamp": 18_000 * day},  # 2019-04-14
+        "a-2.0-0.tar.bz2": {"name": "a", "version": "2.0", "build": "0", "build_number": 0, "depends": [],
+                            "timestamp": 19_800 * day},  # 2024-03-18
+    }  # fmt: skip
+    for subdir, pkgs in (("linux-64", packages), ("noarch", {})):
+        (channel / subdir).mkdir(parents=True)
+        doc = {"info": {"subdir": subdir}, "packages": {k: {**v, "subdir": subdir} for k, v in pkgs.items()}}
+        (channel / subdir / "repodata.json").write_text(json.dumps(doc))
+    out = _conda_create(tmp_path, "solvent", channel, ["a"], extra=("--exclude-newer", "2022-01-01"))
+    assert [t[:3] for t in _transaction(out)] == [("a", "1.0", "0")]
