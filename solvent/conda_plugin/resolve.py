@@ -12,9 +12,10 @@ spec carries two conda-only flags that encode the whole install/update policy:
 optional specs, and minimizes its objective sequence. solvent's :class:`~solvent.solver.resolver.Resolver`
 has the same objectives; this module maps the three groups onto it (requested -> ``specs``,
 targeted -> ``required`` + ``targets``, optional -> candidate filters that only bite when the name
-is present) and converts conda's records both ways. The records are exactly those of the index
-conda built (``Resolve.index``), so channel priorities, ``--exclude-newer`` cutoffs, installed
-records missing from every channel and the virtual packages are the ones classic would see.
+is present) and converts conda's records both ways. The records are those of classic's reduced
+index for the same specs (``Resolve.get_reduced_index``), so channel priorities, ``--exclude-newer``
+cutoffs, installed records missing from every channel, the virtual packages and the version ranks
+are the ones classic would see.
 """
 
 from __future__ import annotations
