@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Iterable, Sequence
 
 from solvent.errors import InvalidInput, Unsatisfiable
 from solvent.match_spec import MatchSpec
@@ -78,11 +78,14 @@ class Resolver:
         required: Sequence[MatchSpec] = (),
         targets: Sequence[PackageRecord] = (),
         freeze: bool = False,
+        also_named: Iterable[str] = (),
     ) -> list[PackageRecord]:
         """Solve for ``specs`` (requested) plus ``required`` (history, installed names).
 
         ``targets`` are installed records the solution should keep where it can: conda's "update
-        count" objective, moved to the front with ``freeze``.
+        count" objective, moved to the front with ``freeze``. ``also_named`` are names a spec
+        mentions without requiring them (conda's optional specs, applied as provider pins): like
+        every spec name they are exempt from the objective that prunes unneeded packages.
         """
         self.provider.set_roots([*specs, *required])
         enc = self.encoding = Encoding(self.provider)
@@ -104,7 +107,7 @@ class Resolver:
         if self.policy == "classic":
             t1 = time.perf_counter()
             requested = {s.name for s in specs}
-            spec_names = requested | {s.name for s in required}
+            spec_names = requested | {s.name for s in required} | set(also_named)
             objectives = ClassicObjectives(enc, requested, spec_names, targets, freeze)
             sat.stop_tracking_cores()  # a solution exists: nothing left to explain
             optimizer = LexicographicOptimizer(enc, decider, self.model, conflict_budget=self.optimize_budget)
