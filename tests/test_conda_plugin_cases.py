@@ -1,7 +1,7 @@
-"""pytest-conda-solvers' YAML cases through the solvent plugin (opt-in: about a minute).
+"""pytest-conda-solvers' YAML cases through the solvent plugin (about 25 s).
 
-Runs when ``SOLVENT_CONDA_SOLVERS_CASES=1`` and the package is found (see
-:mod:`tests.conda_solvers_cases`), in a subprocess. Cases restricted to libmamba
+Runs in a subprocess when the package's cases are found or can be fetched from the package index
+(see :mod:`tests.conda_solvers_cases`). Cases restricted to libmamba
 (``solvers: libmamba``) are not applicable; cases restricted to classic are held to classic's
 answer, except the two below whose check is classic's exact error text.
 """
@@ -9,7 +9,6 @@ answer, except the two below whose check is classic's exact error text.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -20,10 +19,11 @@ from tests import conda_source
 from tests.conda_solvers_cases import package_dir
 
 conda_source.require()
-if os.environ.get("SOLVENT_CONDA_SOLVERS_CASES") != "1":
-    pytest.skip("opt-in (about a minute): set SOLVENT_CONDA_SOLVERS_CASES=1", allow_module_level=True)
 if package_dir() is None:
-    pytest.skip("pytest-conda-solvers not found (see tests/conda_solvers_cases.py)", allow_module_level=True)
+    pytest.skip(
+        "pytest-conda-solvers 0.1.0 not found and not downloadable (see tests/conda_solvers_cases.py)",
+        allow_module_level=True,
+    )
 
 EXPECTED_DIFFERENCES = {
     "C003 test_cuda_fail_1": "checks classic's 'incompatible with your system' text; solvent explains in its own words",
@@ -33,7 +33,9 @@ EXPECTED_DIFFERENCES = {
 
 def test_yaml_cases(tmp_path: Path) -> None:
     out = tmp_path / "results.json"
-    env = conda_source.isolated_env(tmp_path, PYTHONPATH=str(conda_source.ROOT))
+    pkg = package_dir()
+    assert pkg is not None
+    env = conda_source.isolated_env(tmp_path, PYTHONPATH=str(conda_source.ROOT), SOLVENT_CONDA_SOLVERS_DIR=str(pkg))
     subprocess.run(
         [sys.executable, "-m", "tests.conda_solvers_cases", "--solver", "solvent", "--json", str(out)],
         env=env, cwd=conda_source.ROOT, check=True, capture_output=True, timeout=600,
@@ -42,3 +44,5 @@ def test_yaml_cases(tmp_path: Path) -> None:
     applicable = {k: e for k, e in results.items() if not e["solvers"] or "classic" in e["solvers"]}
     failed = {k: e.get("error") for k, e in applicable.items() if e["outcome"] != "passed"}
     assert set(failed) == set(EXPECTED_DIFFERENCES), failed
+    # 65 cases for any solver and 8 for classic only, as in the package's own plugin run.
+    assert len(applicable) == 73
