@@ -79,12 +79,18 @@ def run_test_solve(solver: str, workers: int = 2, timeout: float = 600, deselect
                 f"--junitxml={tmp}/junit{i}.xml", "-o", "junit_family=xunit1", "-o", "addopts=",
                 "--rootdir", str(tmp), *share,
             ]  # fmt: skip
-            procs.append(subprocess.Popen(cmd, cwd=tmp, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        for proc in procs:
+            log = open(tmp / f"share{i}.log", "wb")  # noqa: SIM115 (closed below, after the wait)
+            procs.append((subprocess.Popen(cmd, cwd=tmp, env=env, stdout=log, stderr=subprocess.STDOUT), log))
+        for proc, log in procs:
             proc.wait(timeout=timeout)
+            log.close()
         outcomes: dict[str, str] = {}
         for junit in sorted(tmp.glob("junit*.xml")):
             outcomes.update(_outcomes(junit))
+        if not outcomes:
+            # pytest itself failed (a missing plugin, a bad option): say why, not "0 tests".
+            tail = b"".join((tmp / f"share{i}.log").read_bytes()[-1500:] for i in range(len(procs)))
+            raise RuntimeError(f"conda's test_solve.py did not run:\n{tail.decode(errors='replace')}")
         return outcomes
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
