@@ -139,6 +139,14 @@ def _dependency_closure(installed: Sequence[PackageRecord], roots: Iterable[str]
     return seen
 
 
+def _python_within_minor(live: Sequence[PackageRecord]) -> MatchSpec | None:
+    """``python X.Y.*`` for the installed python, None when there is none."""
+    python = next((r for r in live if r.name == "python"), None)
+    if python is None:
+        return None
+    return parse_match_spec(f"python {'.'.join(python.version.split('.')[:2])}.*")
+
+
 def _all_satisfied(specs: Sequence[MatchSpec], live: Sequence[PackageRecord], pins: Sequence[MatchSpec]) -> bool:
     by_name = {r.name: r for r in live}
     for spec in (*specs, *pins):
@@ -210,10 +218,66 @@ def solve(
     prefetch = getattr(source, "prefetch", None)
     if prefetch is not None:
         prefetch([*requested, *history_specs])
+    live = [r for r in installed if not r.is_virtual]
+    if update_modifier == "update-deps" and live:
+        # conda solves twice: first as update-specs, then with every dependency of the requested
+        # specs in that answer asked for by name (their history constraints and targets dropped,
+        # pins kept, python held to its minor version), as if the user had typed them.
+        first = solve(
+            requested,
+            channels,
+            platform,
+            virtual_packages=virtual,
+            channel_priority=channel_priority,
+            backend=backend,
+            policy=policy,
+            installed=installed,
+            history=history,
+            pins=pins,
+            update_modifier="update-specs",
+            offline=offline,
+            cache_dir=cache_dir,
+            exclude_newer=exclude_newer,
+            source=source,
+            quiet=quiet,
+            add_pip_as_python_dependency=add_pip_as_python_dependency,
+        )
+        pinned = {s.name for s in pin_specs}
+        deps = _dependency_closure(first.packages, {s.name for s in requested}) - {s.name for s in requested}
+        by_name = {s.name: s for s in requested}
+        widened = [
+            _python_within_minor(live) or parse_match_spec("python") if name == "python" else parse_match_spec(name)
+            for name in sorted(deps)
+            if name not in pinned and not name.startswith("__")
+        ]
+        again = solve(
+            [*widened, *by_name.values()],
+            channels,
+            platform,
+            virtual_packages=virtual,
+            channel_priority=channel_priority,
+            backend=backend,
+            policy=policy,
+            installed=installed,
+            history=history,
+            pins=pins,
+            update_modifier="update-specs",
+            offline=offline,
+            cache_dir=cache_dir,
+            exclude_newer=exclude_newer,
+            source=source,
+            quiet=quiet,
+            add_pip_as_python_dependency=add_pip_as_python_dependency,
+        )
+        again.specs = requested
+        again.timings = {
+            "load_s": first.timings["load_s"] + again.timings["load_s"],
+            "solve_s": first.timings["solve_s"] + again.timings["solve_s"],
+        }
+        return again
     if installed:
         source = _WithInstalled(source, installed)
 
-    live = [r for r in installed if not r.is_virtual]
     if update_modifier == "specs-satisfied-skip-solve" and live and _all_satisfied(requested, live, pin_specs):
         # conda's fast path: every requested spec already holds in the environment, so it stays
         # exactly as it is (no solve, no updates of anything).
@@ -229,8 +293,6 @@ def solve(
     required = list(history_specs)
     targets: list[PackageRecord] = []
     keep_free: set[str] = set(requested_names)
-    if update_modifier == "update-deps":
-        keep_free = _dependency_closure(live, requested_names)
     if update_modifier == "update-all":
         # conda drops the version constraints of everything the user asked for earlier so all
         # of it can float to the newest versions (pins still hold, through the provider), and
@@ -246,6 +308,14 @@ def solve(
             required.append(parse_match_spec(record.name))
             if record.name not in keep_free:
                 targets.append(record)
+    if update_modifier != "freeze-installed" and "python" not in requested_names:
+        # conda's business rule: python is never moved past its installed minor version unless it
+        # is asked for (a python spec that already names a version is left as it is).
+        held = _python_within_minor(live)
+        current = next((spec for spec in required if spec.name == "python"), None)
+        if held is not None and (current is None or current.version is None):
+            required = [spec for spec in required if spec.name != "python"]
+            required.append(held if current is None else MatchSpec(current, version=held.get("version")))
     target_set = set(targets)
 
     provider = Provider(

@@ -90,6 +90,39 @@ def test_installed_and_update_modifiers(tmp_path: Path) -> None:
     assert names_versions(everything.packages) == {"a": "2", "b": "2", "c": "1"}
 
 
+def test_python_stays_within_its_minor_version_unless_asked_for(tmp_path: Path) -> None:
+    """conda's business rule: installing or updating other things never moves python to a new
+    minor version; asking for python (or for a package only built for a newer one) does."""
+    records = [
+        rec("python", "3.9.1"),
+        rec("python", "3.9.7"),
+        rec("python", "3.10.2"),
+        rec("tool", "1.0", depends=["python"]),
+        rec("tool", "2.0", depends=["python >=3.10"]),
+        rec("dep", "1.0"),
+        rec("dep", "2.0"),
+        rec("app", "1.0", depends=["python", "dep"]),
+    ]
+    ch = write_channel(tmp_path / "chan", records)
+    installed = [records[0]]  # python 3.9.1
+    kw = dict(virtual_packages=[], cache_dir=str(tmp_path / "c"), installed=installed)
+    # update-specs keeps python's build (a target); update-all and update-deps let it move, within 3.9
+    for modifier, python in (("update-specs", "3.9.1"), ("update-all", "3.9.7"), ("update-deps", "3.9.7")):
+        added = solvent.solve(["tool"], [str(ch)], "linux-64", update_modifier=modifier, **kw)  # type: ignore[arg-type]
+        assert names_versions(added.packages) == {"python": python, "tool": "1.0"}, modifier
+    asked = solvent.solve(["tool", "python"], [str(ch)], "linux-64", **kw)  # type: ignore[arg-type]
+    assert names_versions(asked.packages) == {"python": "3.10.2", "tool": "2.0"}
+    with pytest.raises(Unsatisfiable):
+        solvent.solve(["tool >=2"], [str(ch)], "linux-64", **kw)  # type: ignore[arg-type]
+    # update-deps asks for the dependency chain by name: dep floats to 2.0, python to 3.9.7 only.
+    with_dep = [records[0], records[5], records[7]]  # python 3.9.1, dep 1.0, app 1.0
+    kw["installed"] = with_dep
+    deps = solvent.solve(["app"], [str(ch)], "linux-64", update_modifier="update-deps", history=["dep=1.0"], **kw)  # type: ignore[arg-type]
+    assert names_versions(deps.packages) == {"python": "3.9.7", "dep": "2.0", "app": "1.0"}
+    specs = solvent.solve(["app"], [str(ch)], "linux-64", history=["dep=1.0"], **kw)  # type: ignore[arg-type]
+    assert names_versions(specs.packages) == {"python": "3.9.1", "dep": "1.0", "app": "1.0"}
+
+
 @pytest.mark.parametrize("backend", ["cdcl", "pycosat", "resolvelib"])
 def test_real_snapshot_python(backend: str, tmp_path: Path) -> None:
     ch = shared_path("channels", "conda-forge-py39-2024")

@@ -35,21 +35,13 @@ BASICS = {
 }
 
 # Cases where solvent gives another answer than the expectation, and why. Each is a strict xfail.
-KNOWN_DIFFERENCES: dict[str, str] = {
-    "update-all-1-3": (
-        "conda's test expects python 2.6 kept under update-all with history python=2.6; conda's "
-        "update-all drops history constraints, and today's conda command line finds no solution at "
-        "all here; solvent lets python float to 2.7 (every spec still met, verified)"
-    ),
-}
+KNOWN_DIFFERENCES: dict[str, str] = {}
 
 # Cases whose expectation today's conda no longer gives (validated: false) and where solvent gives
 # today's answer (``conda_today``): conda's behaviour wins. The expectation is kept in the data as
 # the record of what the test once asserted.
 FOLLOWS_CONDA_TODAY = {
     "broken-install-2": "the broken numpy-py33 build is replaced, as today's conda does",
-    "update-deps-1-4": "history numpy=1.7.0 / python=2.7.3 stay binding, as today's conda keeps them",
-    "pinned-1-6": "history system=5.8=0 stays binding, as today's conda keeps it",
 }
 
 
@@ -124,6 +116,11 @@ def _check(case: dict[str, Any], backend: str = "cdcl") -> None:
     history = [h for h in case.get("history", ()) if parse_match_spec(h).name not in asked]
     if case.get("update_modifier") == "update-all":
         history = [parse_match_spec(h).name for h in history]
+    if case.get("update_modifier") == "update-deps":
+        # conda asks for every dependency of the requested specs by name: their history
+        # constraints no longer bind (the rest of the history does).
+        chain = _dependency_names(packages, asked)
+        history = [parse_match_spec(h).name if parse_match_spec(h).name in chain else h for h in history]
     specs = [*case["specs"], *history]
     if case.get("update_modifier") != "specs-satisfied-skip-solve":
         # A feature asked for directly is conda's pseudo record "<feature>@", which tracks it.
@@ -156,6 +153,19 @@ def _check(case: dict[str, Any], backend: str = "cdcl") -> None:
         assert item not in plain, f"{item} should not be in the solution"
     if "count" in expect:
         assert len(packages) == expect["count"]
+
+
+def _dependency_names(packages: list[PackageRecord], roots: set[str]) -> set[str]:
+    by_name = {r.name: r for r in packages}
+    seen: set[str] = set()
+    stack = list(roots)
+    while stack:
+        name = stack.pop()
+        if name not in seen:
+            seen.add(name)
+            if name in by_name:
+                stack.extend(spec.name for spec in by_name[name].depends_specs)
+    return seen
 
 
 def _diff(got: list[str], want: list[str]) -> str:
