@@ -51,6 +51,8 @@ class FakeIndex:
     requires: dict[str, tuple[str, ...]] = field(default_factory=dict)
     static: dict[str, bool] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
+    # Requires-Python only the file's own metadata states (the index listing leaves it out)
+    metadata_python: dict[str, str] = field(default_factory=dict)
 
     def add(
         self,
@@ -100,7 +102,8 @@ class FakeIndex:
     def metadata(self, file: FakeFile) -> FakeMetadata:
         if not self.static[file.filename]:
             raise PipMetadataError(f"{file.filename}: no static metadata", project=file.project, filename=file.filename)
-        return FakeMetadata(file.project, str(file.version), self.requires[file.filename], file.requires_python, ())
+        python = self.metadata_python.get(file.filename, file.requires_python)
+        return FakeMetadata(file.project, str(file.version), self.requires[file.filename], python, ())
 
 
 PLATFORMS = ("linux-64", "osx-arm64", "win-64")

@@ -212,6 +212,19 @@ def test_requires_python_and_prereleases() -> None:
     assert [p.version for p in resolve(_reqs("x>=3.0rc1"), idx, _target(), {})] == ["3.0rc1"]
 
 
+def test_requires_python_only_in_the_files_metadata() -> None:
+    """An index without data-requires-python: the wheel's METADATA says it, and pip honours it."""
+    idx = FakeIndex()
+    idx.add("x", "1.0")
+    newer = idx.add("x", "2.0")
+    idx.metadata_python[newer.filename] = ">=3.10"
+    assert [p.version for p in resolve(_reqs("x"), idx, _target(), {})] == ["1.0"]
+    with pytest.raises(PipResolutionError) as info:
+        resolve(_reqs("x>=2"), idx, _target(), {})
+    text = str(info.value)
+    assert "x 2.0 requires Requires-Python >=3.10" in text and "the target has python 3.9" in text
+
+
 def test_conda_provides_and_clashes() -> None:
     idx = FakeIndex()
     idx.add("app", "1.0", ["requests>=2", "pyyaml"])

@@ -72,6 +72,8 @@ class IndexFile(Protocol):
 class IndexMetadata(Protocol):
     @property
     def requires_dist(self) -> tuple[str, ...]: ...
+    @property
+    def requires_python(self) -> str | None: ...
 
 
 class PackageIndex(Protocol):
@@ -132,6 +134,13 @@ class LockedPip:
     direct: bool = False  # locked from a URL or path in the environment file, not found on an index
 
 
+# The identifier of the target interpreter inside the resolution. A file's ``Requires-Python``
+# usually comes with the index listing, and such files are never candidates; when only the file's
+# own metadata says it (indexes without PEP 503's data-requires-python), the candidate depends on
+# this pseudo-project, which has one candidate, the target's python, or none: pip's own device.
+PYTHON = "<python>"
+
+
 def _key(name: str, extras: frozenset[str]) -> str:
     return f"{name}[{','.join(sorted(extras))}]" if extras else name
 
@@ -155,6 +164,7 @@ class PipProvider(AbstractProvider):
         self.rank = target.tag_rank()
         self._files: dict[str, dict[Version, list[Any]]] = {}
         self._deps: dict[tuple[str, Version], list[Requirement]] = {}
+        self._requires_python: dict[tuple[str, Version], str | None] = {}
         self._direct: dict[str, Any] = {}  # URL -> file of a direct requirement
         self.empty_reasons: dict[str, str] = {}
 
@@ -212,7 +222,9 @@ class PipProvider(AbstractProvider):
             return self._deps[(file.url, file.version)]
         if key not in self._deps:
             out = []
-            for text in self.index.metadata(file).requires_dist:
+            meta = self.index.metadata(file)
+            self._requires_python[key] = getattr(meta, "requires_python", None)
+            for text in meta.requires_dist:
                 try:
                     out.append(Requirement(text))
                 except InvalidRequirement as exc:
@@ -245,6 +257,10 @@ class PipProvider(AbstractProvider):
     ) -> Callable[[], Iterator[Candidate]]:
         reqs = list(requirements[identifier])
         bad = {c.version for c in incompatibilities[identifier]}
+        if identifier == PYTHON:
+            python = Version(self.target.python_version)
+            fits = python not in bad and all(r.specifier.contains(python, True) for r in reqs)
+            return lambda: iter([Candidate(PYTHON, python)] if fits else [])
         name = identifier.split("[")[0]
         extras = reqs[0].extras if reqs else frozenset()
         if name in self.conda:
@@ -301,7 +317,15 @@ class PipProvider(AbstractProvider):
             if candidate.extras:
                 yield from self._conda_extras(candidate)
             return
-        for dep in self.requires(candidate.file):
+        if candidate.name == PYTHON:
+            return
+        deps = self.requires(candidate.file)
+        requires_python = self._requires_python.get((candidate.file.project, candidate.file.version))
+        if requires_python and not self.target.python_ok(requires_python):
+            text = f"Requires-Python {requires_python}"
+            self.empty_reasons[PYTHON] = f"the target has python {self.target.python_version}"
+            yield Req(PYTHON, frozenset(), SpecifierSet(requires_python), None, candidate.describe(), text)
+        for dep in deps:
             if self._wanted(dep.marker, candidate.extras):
                 yield to_req(dep, f"{candidate.name} {candidate.version}")
 
@@ -421,7 +445,7 @@ def resolve(
         extras_of.setdefault(cand.name, set()).update(cand.extras)
     out = []
     for key, cand in sorted(result.mapping.items()):
-        if cand.extras or cand.conda is not None:
+        if cand.extras or cand.conda is not None or cand.name == PYTHON:
             continue
         deps: dict[str, list[str]] = {}
         for dep in provider.requires(cand.file):
