@@ -223,10 +223,7 @@ def solve(
         # conda solves twice: first as update-specs, then with every dependency of the requested
         # specs in that answer asked for by name (their history constraints and targets dropped,
         # pins kept, python held to its minor version), as if the user had typed them.
-        first = solve(
-            requested,
-            channels,
-            platform,
+        same: dict[str, Any] = dict(
             virtual_packages=virtual,
             channel_priority=channel_priority,
             backend=backend,
@@ -242,6 +239,7 @@ def solve(
             quiet=quiet,
             add_pip_as_python_dependency=add_pip_as_python_dependency,
         )
+        first = solve(requested, channels, platform, **same)
         pinned = {s.name for s in pin_specs}
         deps = _dependency_closure(first.packages, {s.name for s in requested}) - {s.name for s in requested}
         by_name = {s.name: s for s in requested}
@@ -250,25 +248,7 @@ def solve(
             for name in sorted(deps)
             if name not in pinned and not name.startswith("__")
         ]
-        again = solve(
-            [*widened, *by_name.values()],
-            channels,
-            platform,
-            virtual_packages=virtual,
-            channel_priority=channel_priority,
-            backend=backend,
-            policy=policy,
-            installed=installed,
-            history=history,
-            pins=pins,
-            update_modifier="update-specs",
-            offline=offline,
-            cache_dir=cache_dir,
-            exclude_newer=exclude_newer,
-            source=source,
-            quiet=quiet,
-            add_pip_as_python_dependency=add_pip_as_python_dependency,
-        )
+        again = solve([*widened, *by_name.values()], channels, platform, **same)
         again.specs = requested
         again.timings = {
             "load_s": first.timings["load_s"] + again.timings["load_s"],
