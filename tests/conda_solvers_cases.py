@@ -322,14 +322,17 @@ class Runner:
             assert fragment in message, f"{fragment!r} not in the message"
 
 
-def run_all(solver: str, pkg: Path) -> dict[str, dict[str, Any]]:
-    """``{case id: {"outcome": passed|failed|skipped, ...}}`` for every case."""
+def run_all(solver: str, pkg: Path, shard: tuple[int, int] = (0, 1)) -> dict[str, dict[str, Any]]:
+    """``{case id: {"outcome": passed|failed|skipped, ...}}`` for every case (of the shard
+    ``(k, n)``: every n-th case from the k-th, so that n processes share the run)."""
     results: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="solvent-conda-solvers-") as tmp:
         channels = Path(tmp) / "channels"
         write_channels(pkg, channels)
         runner = Runner(solver, channels)
         for i, case in enumerate(load_cases(pkg)):
+            if i % shard[1] != shard[0]:
+                continue
             key = f"{case['id']} {case['name']}"
             allowed = _tuple(case.get("solvers"))
             entry: dict[str, Any] = {"kind": case["kind"], "solvers": list(allowed) or None}
@@ -354,13 +357,15 @@ def main() -> None:
     ap.add_argument("--solver", default="solvent")
     ap.add_argument("--cases", type=Path, default=None, help="pytest_conda_solvers package directory")
     ap.add_argument("--json", dest="json_out", type=Path, default=None)
+    ap.add_argument("--shard", default="0/1", help="K/N: run every N-th case from the K-th (N processes share a run)")
     args = ap.parse_args()
+    k, _, n = args.shard.partition("/")
     pkg = args.cases or package_dir()
     if pkg is None:
         sys.exit("pytest-conda-solvers not found: pip install --no-deps --target DIR pytest-conda-solvers==0.1.0")
     src = conda_source.source_dir()
     sys.path.insert(0, str(src))
-    results = run_all(args.solver, pkg)
+    results = run_all(args.solver, pkg, (int(k), int(n)))
     if args.json_out:
         args.json_out.write_text(json.dumps(results, indent=1))
     counts: dict[str, int] = {}
