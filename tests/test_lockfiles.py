@@ -357,6 +357,13 @@ def test_lock_bad_outputs_and_inputs_are_one_line_errors(
     code, _, err = _lock(capsys, str(env), "-c", str(base_channel), "-p", "linux-64", "-o", str(blocker))
     assert code == 0, err
     assert "@EXPLICIT" in blocker.read_text()
+    # --format all with a .yml name: conda-lock.yml as named, the explicit files beside it.
+    named = tmp_path / "locks" / "team.yml"
+    code, _, err = _lock(
+        capsys, str(env), "-c", str(base_channel), "-p", "linux-64", "--format", "all", "-o", str(named)
+    )
+    assert code == 0, err
+    assert named.is_file() and (tmp_path / "locks" / "conda-linux-64.lock").is_file()
     # No dependencies is bad input.
     empty = tmp_path / "empty.yml"
     empty.write_text("name: x\ndependencies: []\n")

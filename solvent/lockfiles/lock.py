@@ -40,14 +40,16 @@ def _outputs(args: Any, env: EnvironmentSpec, platforms: list[str]) -> tuple[dic
     out = Path(args.output) if args.output else None
     explicit: dict[str, Path] = {}
     conda_lock = None
+    # `--format all -o locks/conda-lock.yml`: the explicit files go beside the named conda-lock.yml
+    yml = out is not None and out.suffix in (".yml", ".yaml")
     if fmt in ("explicit", "all"):
         if out is not None and len(platforms) == 1 and fmt == "explicit" and (out.suffix or out.is_file()):
             explicit[platforms[0]] = out
         else:
-            base = out or Path(".")
+            base = (out.parent if yml and fmt == "all" else out) if out is not None else Path(".")
             explicit = {p: explicit_path(base, p) for p in platforms}
     if fmt in ("conda-lock", "all"):
-        if out is not None and out.suffix in (".yml", ".yaml"):
+        if out is not None and yml:
             conda_lock = out
         else:
             conda_lock = (out or Path(".")) / "conda-lock.yml"
