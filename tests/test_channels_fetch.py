@@ -400,3 +400,22 @@ def test_read_only_cache_serves_offline(server: ChannelServer, tmp_path: Path) -
     finally:
         for path in [tmp_path / "c", *(tmp_path / "c").rglob("*")]:
             path.chmod(0o755 if path.is_dir() else 0o644)
+
+
+def test_response_headers_are_case_insensitive(httpserver: Any) -> None:
+    """Servers spell header names as they like (HTTP/2 front ends send them lower-case); the cache
+    validators must be found either way, for repodata and pip pages alike."""
+    from solvent.channels.fetch import conditional_headers, refreshed
+
+    httpserver.expect_request("/page").respond_with_data(
+        "ok", headers={"etag": '"v1"', "last-modified": "Mon, 01 Jan 2024 00:00:00 GMT", "cache-control": "max-age=60"}
+    )
+    response = HttpClient(backoff=0.001).get(httpserver.url_for("/page"))
+    assert response.status == 200
+    assert response.headers.get("ETag") == '"v1"'
+    meta = refreshed({"fetched_at": 0}, response)
+    assert meta["etag"] == '"v1"' and meta["cache_control"] == "max-age=60"
+    assert conditional_headers(meta) == {
+        "If-None-Match": '"v1"',
+        "If-Modified-Since": "Mon, 01 Jan 2024 00:00:00 GMT",
+    }

@@ -18,7 +18,7 @@ import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, Mapping, Union
 
 from ..errors import CacheError, FetchError, RepodataError
 from .cache import CacheEntry, RepodataCache, now, sha256_hex
@@ -55,7 +55,8 @@ def max_age(cache_control: str | None) -> int:
     return int(match.group(1)) if match else 0
 
 
-def _is_fresh(meta: Any) -> bool:
+def is_fresh(meta: Any) -> bool:
+    """Whether cached metadata (``fetched_at``, ``cache_control``) may be used without asking."""
     if not isinstance(meta, dict):
         return False
     age = now() - float(meta.get("fetched_at", 0))
@@ -70,7 +71,8 @@ def _should_probe(state: dict[str, Any], flag: str) -> bool:
     return now() - float(meta.get("checked_at", 0)) > RECHECK_SECONDS
 
 
-def _conditional_headers(meta: Any) -> dict[str, str]:
+def conditional_headers(meta: Any) -> dict[str, str]:
+    """If-None-Match / If-Modified-Since from the validators a cached response was stored with."""
     headers: dict[str, str] = {}
     if isinstance(meta, dict):
         if meta.get("etag"):
@@ -93,7 +95,7 @@ def _meta(response: Response, url: str, data: bytes, fmt: str) -> dict[str, Any]
     }
 
 
-def _refreshed(meta: dict[str, Any], response: Response) -> dict[str, Any]:
+def refreshed(meta: Mapping[str, Any], response: Response) -> dict[str, Any]:
     """Metadata after a 304: same payload, new validity window (servers may send new headers)."""
     meta = dict(meta, fetched_at=now())
     for header, key in (
@@ -141,11 +143,11 @@ class RepodataFetcher:
             state = entry.read_state()
             if self.offline:
                 return self._load_offline(channel, subdir, entry, state)
-            if _is_fresh(state.get("shards")):
+            if is_fresh(state.get("shards")):
                 sharded = self._open_sharded(channel, subdir, entry)
                 if sharded is not None:
                     return SubdirResult(channel, subdir, sharded, "fresh")
-            if _is_fresh(state.get("repodata")) and not state.get("shards"):
+            if is_fresh(state.get("repodata")) and not state.get("shards"):
                 index = self._open_full(entry, state)
                 if index is not None:
                     return SubdirResult(channel, subdir, index, "fresh")
@@ -298,12 +300,12 @@ class RepodataFetcher:
     ) -> SubdirResult | None:
         url = channel.subdir_url(subdir) + SHARD_INDEX_FN
         meta = state.get("shards")
-        headers = _conditional_headers(meta) if entry.shard_index_path.is_file() else {}
+        headers = conditional_headers(meta) if entry.shard_index_path.is_file() else {}
         response = self._get(channel, url, headers)
         if response.status == 304 and isinstance(meta, dict):
             sharded = self._open_sharded(channel, subdir, entry)
             if sharded is not None:
-                state["shards"] = _refreshed(meta, response)
+                state["shards"] = refreshed(meta, response)
                 entry.write_state(state)
                 return SubdirResult(channel, subdir, sharded, "not-modified")
             response = self._get(channel, url, {})
@@ -333,9 +335,9 @@ class RepodataFetcher:
         for fmt in formats:
             url = base + ("repodata.json.zst" if fmt == "zst" else "repodata.json")
             usable = cached is not None and meta is not None and meta.get("format") == fmt
-            response = self._get(channel, url, _conditional_headers(meta) if usable else {})
+            response = self._get(channel, url, conditional_headers(meta) if usable else {})
             if response.status == 304 and usable and meta is not None and cached is not None:
-                state["repodata"] = _refreshed(meta, response)
+                state["repodata"] = refreshed(meta, response)
                 entry.write_state(state)
                 return SubdirResult(channel, subdir, cached, "not-modified")
             if response.status == 304:  # unsolicited 304: ask again without validators

@@ -34,6 +34,7 @@ class Response:
     url: str  # redacted
     status: int
     content: bytes = b""
+    # case-insensitive, as HTTP header names are (servers differ in spelling: ETag, etag)
     headers: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -88,7 +89,7 @@ class HttpClient:
             self.requests_made += 1
         with self.session.get(url, headers=dict(headers), timeout=self.timeout, stream=True) as resp:
             if resp.status_code not in BODY_STATUS:
-                return Response(redact(url), resp.status_code, b"", dict(resp.headers))
+                return Response(redact(url), resp.status_code, b"", resp.headers.copy())
             try:
                 content = resp.content
             except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ConnectionError) as exc:
@@ -99,7 +100,7 @@ class HttpClient:
             raw_read = getattr(resp.raw, "tell", lambda: None)()
             if expected and expected.isdigit() and isinstance(raw_read, int) and raw_read != int(expected):
                 raise TruncatedDownload(f"got {raw_read} of {expected} bytes announced by Content-Length")
-            return Response(redact(url), resp.status_code, content, dict(resp.headers))
+            return Response(redact(url), resp.status_code, content, resp.headers.copy())
 
     def get(self, url: str, headers: Mapping[str, str] | None = None) -> Response:
         """The answer for ``url`` (credentials included); 4xx are returned, not raised.

@@ -27,7 +27,7 @@ from typing import Any, Mapping, Sequence
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from ...channels.cache import atomic_write, default_cache_dir, now, sha256_hex
-from ...channels.fetch import max_age
+from ...channels.fetch import conditional_headers, is_fresh, refreshed
 from ...channels.http import HttpClient, Response, TruncatedDownload
 from ...channels.progress import Progress
 from ...channels.redact import redact, register_secret, strip_secrets
@@ -167,17 +167,17 @@ class PypiIndex:
                     f"cached in {self.cache_root}; run once online to fill the cache"
                 )
             return self._parse(body, meta, url, project, index)
-        if meta.get("status") in MISSING and _fresh(meta):
+        if meta.get("status") in MISSING and is_fresh(meta):
             return None
-        if body is not None and _fresh(meta):
+        if body is not None and is_fresh(meta):
             return self._parse(body, meta, url, project, index)
         headers = {"Accept": ACCEPT}
         if body is not None:
-            headers.update(_conditional_headers(meta))
+            headers.update(conditional_headers(meta))
         response = self._get(url, headers)
         if response.status == 304 and body is not None:
             self.stats["pages_not_modified"] += 1
-            self._write_meta(meta_path, _refreshed(meta, response))
+            self._write_meta(meta_path, refreshed(meta, response))
             return self._parse(body, meta, url, project, index)
         if response.status == 304:  # unsolicited: ask again without validators
             response = self._get(url, {"Accept": ACCEPT})
@@ -259,14 +259,14 @@ class PypiIndex:
         """METADATA through Range requests; the whole wheel when the server ignores Range."""
         url = self.download_url(file)
         response = self._get(url, {"Range": f"bytes=-{TAIL_SIZE}", "Accept-Encoding": "identity"})
-        content_range = parse_content_range(_header(response, "Content-Range"))
+        content_range = parse_content_range(response.headers.get("Content-Range"))
         total = content_range[2] if content_range is not None else None
         if response.status == 206 and content_range is not None and total is not None:
             first = content_range[0]
 
             def fetch(start: int, last: int) -> bytes:
                 part = self._get(url, {"Range": f"bytes={start}-{last}", "Accept-Encoding": "identity"})
-                got = parse_content_range(_header(part, "Content-Range"))
+                got = parse_content_range(part.headers.get("Content-Range"))
                 if part.status == 206 and got is not None and got[0] == start:
                     return part.content
                 if part.status == 200:  # the server stopped honouring Range: take our slice
@@ -391,46 +391,14 @@ def _read_checked(path: Path, sha256: object) -> bytes | None:
     return data if data is not None and sha256_hex(data) == sha256 else None
 
 
-def _fresh(meta: Mapping[str, Any]) -> bool:
-    age = now() - float(meta.get("fetched_at", 0))
-    return 0 <= age < max_age(meta.get("cache_control"))
-
-
-def _conditional_headers(meta: Mapping[str, Any]) -> dict[str, str]:
-    headers: dict[str, str] = {}
-    if meta.get("etag"):
-        headers["If-None-Match"] = str(meta["etag"])
-    if meta.get("last_modified"):
-        headers["If-Modified-Since"] = str(meta["last_modified"])
-    return headers
-
-
 def _page_meta(response: Response, url: str) -> dict[str, Any]:
     return {
         "url": url,
         "status": 200,
-        "content_type": _header(response, "Content-Type") or "",
-        "etag": _header(response, "ETag"),
-        "last_modified": _header(response, "Last-Modified"),
-        "cache_control": _header(response, "Cache-Control"),
+        "content_type": response.headers.get("Content-Type") or "",
+        "etag": response.headers.get("ETag"),
+        "last_modified": response.headers.get("Last-Modified"),
+        "cache_control": response.headers.get("Cache-Control"),
         "sha256": sha256_hex(response.content),
         "fetched_at": now(),
     }
-
-
-def _refreshed(meta: Mapping[str, Any], response: Response) -> dict[str, Any]:
-    out = dict(meta, fetched_at=now())
-    for header, key in (("ETag", "etag"), ("Last-Modified", "last_modified"), ("Cache-Control", "cache_control")):
-        value = _header(response, header)
-        if value:
-            out[key] = value
-    return out
-
-
-def _header(response: Response, name: str) -> str | None:
-    """A response header by case-insensitive name (Response keeps the server's spelling)."""
-    value = response.headers.get(name)
-    if value is not None:
-        return value
-    lowered = name.lower()
-    return next((v for k, v in response.headers.items() if k.lower() == lowered), None)
