@@ -241,14 +241,13 @@ def solve(
         )
         first = solve(requested, channels, platform, **same)
         pinned = {s.name for s in pin_specs}
-        deps = _dependency_closure(first.packages, {s.name for s in requested}) - {s.name for s in requested}
-        by_name = {s.name: s for s in requested}
+        deps = _dependency_closure(first.packages, asked_now) - asked_now
         widened = [
             _python_within_minor(live) or parse_match_spec("python") if name == "python" else parse_match_spec(name)
             for name in sorted(deps)
             if name not in pinned and not name.startswith("__")
         ]
-        again = solve([*widened, *by_name.values()], channels, platform, **same)
+        again = solve([*widened, *requested], channels, platform, **same)
         again.specs = requested
         again.timings = {
             "load_s": first.timings["load_s"] + again.timings["load_s"],

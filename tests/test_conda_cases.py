@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from solvent.api import solve
+from solvent.api import _dependency_closure, solve
 from solvent.channels.index import ChannelIndex
 from solvent.errors import Unsatisfiable
 from solvent.match_spec import parse_match_spec
@@ -119,7 +119,7 @@ def _check(case: dict[str, Any], backend: str = "cdcl") -> None:
     if case.get("update_modifier") == "update-deps":
         # conda asks for every dependency of the requested specs by name: their history
         # constraints no longer bind (the rest of the history does).
-        chain = _dependency_names(packages, asked)
+        chain = _dependency_closure(packages, asked)
         history = [parse_match_spec(h).name if parse_match_spec(h).name in chain else h for h in history]
     specs = [*case["specs"], *history]
     if case.get("update_modifier") != "specs-satisfied-skip-solve":
@@ -153,19 +153,6 @@ def _check(case: dict[str, Any], backend: str = "cdcl") -> None:
         assert item not in plain, f"{item} should not be in the solution"
     if "count" in expect:
         assert len(packages) == expect["count"]
-
-
-def _dependency_names(packages: list[PackageRecord], roots: set[str]) -> set[str]:
-    by_name = {r.name: r for r in packages}
-    seen: set[str] = set()
-    stack = list(roots)
-    while stack:
-        name = stack.pop()
-        if name not in seen:
-            seen.add(name)
-            if name in by_name:
-                stack.extend(spec.name for spec in by_name[name].depends_specs)
-    return seen
 
 
 def _diff(got: list[str], want: list[str]) -> str:
