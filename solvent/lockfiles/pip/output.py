@@ -23,11 +23,6 @@ from solvent.channels.redact import strip_secrets
 from solvent.lockfiles.pip.resolve import LockedPip
 
 
-def redact(url: str) -> str:
-    """The URL without its user:password part or an anaconda.org-style ``/t/<token>/`` segment."""
-    return strip_secrets(url)
-
-
 def pip_txt_path(explicit: Path) -> Path:
     """``conda-linux-64.lock`` -> ``conda-linux-64.pip.txt``, beside it."""
     return explicit.with_name(explicit.stem + ".pip.txt")
@@ -42,11 +37,11 @@ def render_pip_txt(locked: Sequence[LockedPip], platform: str, input_hash: str, 
         f"# generator: solvent {__version__}",
     ]
     if locked:
-        urls = [redact(u) for u in index_urls]
+        urls = [strip_secrets(u) for u in index_urls]
         lines.append(f"--index-url {urls[0]}")
         lines += [f"--extra-index-url {u}" for u in urls[1:]]
     for p in sorted(locked, key=lambda p: p.name):
-        pin = f"{p.name} @ {redact(p.url)}" if p.direct else f"{p.name}=={p.version}"
+        pin = f"{p.name} @ {strip_secrets(p.url)}" if p.direct else f"{p.name}=={p.version}"
         lines.append(f"{pin} --hash=sha256:{p.sha256}")
     return "\n".join(lines) + "\n"
 
@@ -67,7 +62,7 @@ def conda_lock_entries(locked: Sequence[LockedPip], platform: str) -> list[dict[
             "manager": "pip",
             "platform": platform,
             "dependencies": dict(p.dependencies),
-            "url": redact(p.url),
+            "url": strip_secrets(p.url),
             "hash": {"sha256": p.sha256},
             "category": "main",
             "optional": False,
