@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from conda.auxlib import NULL
 from conda.core.solve import Solver
 
 from solvent.conda_plugin.resolve import SolventResolve
@@ -28,9 +27,12 @@ from solvent.conda_plugin.resolve import SolventResolve
 class SolventSolver(Solver):
     """conda's classic ``Solver`` whose final solve is solvent's.
 
-    ``solve_final_state`` is classic's: specs from PrefixData, History, pins, update and deps
-    modifiers, prune, force_remove and the FREEZE_INSTALLED-then-retry protocol of conda's CLI
-    (``should_retry_solve``) are honoured exactly as classic honours them.
+    ``solve_final_state`` is inherited from classic: specs from PrefixData, History, pins, update
+    and deps modifiers, prune, force_remove and the FREEZE_INSTALLED-then-retry protocol of conda's
+    CLI (``should_retry_solve``) are honoured exactly as classic honours them. With
+    ``should_retry_solve`` an unsatisfiable frozen solve raises a bare ``UnsatisfiableError``
+    quickly so the CLI retries unfrozen; the last attempt raises
+    :class:`~solvent.conda_plugin.resolve.SolventUnsatisfiableError` with solvent's explanation.
     """
 
     # The cutoffs are applied by conda's ReducedIndex before solvent sees a record, exactly as for
@@ -39,27 +41,6 @@ class SolventSolver(Solver):
     supports_exclude_newer_global = True
     supports_exclude_newer_channel = True
     supports_exclude_newer_package = True
-
-    def solve_final_state(
-        self,
-        update_modifier: Any = NULL,
-        deps_modifier: Any = NULL,
-        prune: Any = NULL,
-        ignore_pinned: Any = NULL,
-        force_remove: Any = NULL,
-        should_retry_solve: bool = False,
-    ) -> tuple[Any, ...]:
-        """The final environment's PackageRecords, in dependency order (classic's contract).
-
-        ``NULL`` means "from conda's context", as in classic. Spelled out here (rather than
-        inherited) so the contract conda's CLI relies on is visible where the plugin is defined:
-        with ``should_retry_solve`` an unsatisfiable frozen solve raises a bare
-        ``UnsatisfiableError`` quickly so the CLI retries unfrozen; the last attempt raises
-        :class:`~solvent.conda_plugin.resolve.SolventUnsatisfiableError` with solvent's explanation.
-        """
-        return super().solve_final_state(
-            update_modifier, deps_modifier, prune, ignore_pinned, force_remove, should_retry_solve
-        )
 
     def _prepare(self, prepared_specs: Any) -> tuple[Any, Any]:
         """classic's index and ``Resolve``, with the ``Resolve`` wrapped so its solve is solvent's.
