@@ -60,7 +60,7 @@ def _outputs(args: Any, env: EnvironmentSpec, platforms: list[str]) -> tuple[dic
 
 def _check_writable_dir(path: Path, output: str | None) -> None:
     """Fail before solving when an output's directory is blocked by a file (``-o FILE`` for many files)."""
-    for parent in [*reversed(path.parents)]:
+    for parent in reversed(path.parents):
         if parent.exists() and not parent.is_dir():
             raise InvalidInput(
                 f"-o {output}: {parent} is a file, but this lock writes {path.name} into a directory of "
@@ -83,11 +83,12 @@ def _check(explicit: dict[str, Path], conda_lock: Path | None, hashes: dict[str,
         found = parse_explicit(path.read_text(), str(path)).input_hash
         if found != hashes[platform]:
             problems.append(f"{path}: input hash {found} does not match the environment ({hashes[platform]})")
-        pip_txt = pip_txt_path(path)
-        if has_pip and not pip_txt.exists():
-            problems.append(f"{pip_txt}: missing")
-        elif has_pip and read_input_hash(pip_txt.read_text()) != hashes[platform]:
-            problems.append(f"{pip_txt}: input hash does not match the environment")
+        if has_pip:
+            pip_txt = pip_txt_path(path)
+            if not pip_txt.exists():
+                problems.append(f"{pip_txt}: missing")
+            elif read_input_hash(pip_txt.read_text()) != hashes[platform]:
+                problems.append(f"{pip_txt}: input hash does not match the environment")
     if conda_lock is not None:
         if not conda_lock.exists():
             problems.append(f"{conda_lock}: missing")
