@@ -32,7 +32,9 @@ ONE_PER_NAME = "one-per-name"  # ("one-per-name", name)
 TRACKS = "tracks"  # ("tracks", feature) links a tracker record to its feature variable
 
 
-_MAX_EXCLUDED = 8  # builds a requirement may exclude and still get direct "not this one" clauses
+_MAX_EXCLUDED = 8
+# a requirement with this many candidates goes through a shared "one of them" variable
+_SHARED_FROM = 3  # builds a requirement may exclude and still get direct "not this one" clauses
 
 
 def _is_exact(name: str) -> bool:
@@ -71,6 +73,8 @@ class Encoding:
         # sets of names already stated as "not all installed" (solvent.solver.pigeonhole)
         self.counted: set[frozenset[str]] = set()
         self._spec_vars: dict[MatchSpec, tuple[int, ...]] = {}
+        # candidate set -> a variable implying that one of them is installed (see require())
+        self._any_of: dict[tuple[int, ...], int] = {}
 
     # -- variables --------------------------------------------------------------------------
     def touch(self, name: str) -> tuple[int, ...]:
@@ -122,10 +126,12 @@ class Encoding:
         """``trigger`` (0: always) implies that some candidate matching ``spec`` is installed."""
         candidates = self.spec_vars(spec)
         self.requirements.append(Requirement(trigger, candidates, spec))
-        if trigger:
+        if not trigger:
+            self.sat.add_clause(candidates, tag=tag)
+        elif len(candidates) < _SHARED_FROM or trigger in candidates:
             self.sat.add_implication(trigger, candidates, tag=tag)
         else:
-            self.sat.add_clause(candidates, tag=tag)
+            self.sat.add_clause((-trigger, self._any_var(candidates)), tag=tag)
         if trigger and _is_exact(spec.name):
             # "needs x != v" excludes a few builds of a name: say so directly. The clauses follow
             # from the requirement and at-most-one, but unit propagation cannot see that, and
@@ -137,6 +143,22 @@ class Encoding:
                 for var in name_vars:
                     if var not in allowed:
                         self.sat.add_clause((-trigger, -var), tag=tag)
+
+    def _any_var(self, candidates: tuple[int, ...]) -> int:
+        """A variable that implies "one of ``candidates`` is installed", one per candidate set.
+
+        Hundreds of records depend on the same few specs (every build of every python package
+        on ``python >=3.12,<3.13``), and a clause per record would have each of those long
+        clauses visited whenever a candidate is ruled out: the propagation cost of a large
+        environment was mostly that. So each record gets a binary clause to the shared variable,
+        whose one clause lists the candidates; unit propagation derives exactly what the direct
+        clauses would (all candidates false makes it false and with it every trigger).
+        """
+        var = self._any_of.get(candidates)
+        if var is None:
+            var = self._any_of[candidates] = self.sat.new_var()
+            self.sat.add_implication(var, candidates, tag=None)
+        return var
 
     def constrain(self, trigger: int, spec: MatchSpec, tag: Any) -> None:
         """``trigger`` implies that no installed record of ``spec.name`` violates ``spec``."""
