@@ -32,13 +32,7 @@ ONE_PER_NAME = "one-per-name"  # ("one-per-name", name)
 TRACKS = "tracks"  # ("tracks", feature) links a tracker record to its feature variable
 
 
-_MAX_EXCLUDED = 8
-# a requirement with this many candidates goes through a shared "one of them" variable
-_SHARED_FROM = 3  # builds a requirement may exclude and still get direct "not this one" clauses
-
-
-def _is_exact(name: str) -> bool:
-    return "*" not in name and not name.startswith("^")
+_MAX_EXCLUDED = 8  # builds a requirement may exclude and still get direct "not this one" clauses
 
 
 class Requirement:
@@ -75,6 +69,7 @@ class Encoding:
         self._spec_vars: dict[MatchSpec, tuple[int, ...]] = {}
         # candidate set -> a variable implying that one of them is installed (see require())
         self._any_of: dict[tuple[int, ...], int] = {}
+        self.any_vars: set[int] = set()
 
     # -- variables --------------------------------------------------------------------------
     def touch(self, name: str) -> tuple[int, ...]:
@@ -128,21 +123,11 @@ class Encoding:
         self.requirements.append(Requirement(trigger, candidates, spec))
         if not trigger:
             self.sat.add_clause(candidates, tag=tag)
-        elif len(candidates) < _SHARED_FROM or trigger in candidates:
+        elif len(candidates) < 2 or trigger in candidates:
+            # one candidate: at-most-one already rules out the name's other builds
             self.sat.add_implication(trigger, candidates, tag=tag)
         else:
             self.sat.add_clause((-trigger, self._any_var(candidates)), tag=tag)
-        if trigger and _is_exact(spec.name):
-            # "needs x != v" excludes a few builds of a name: say so directly. The clauses follow
-            # from the requirement and at-most-one, but unit propagation cannot see that, and
-            # without them every excluded build costs a conflict (minutes on a sudoku channel).
-            name_vars = self.name_vars.get(spec.name, ())
-            excluded = len(name_vars) - len(candidates)
-            if 0 < excluded <= _MAX_EXCLUDED:
-                allowed = set(candidates)
-                for var in name_vars:
-                    if var not in allowed:
-                        self.sat.add_clause((-trigger, -var), tag=tag)
 
     def _any_var(self, candidates: tuple[int, ...]) -> int:
         """A variable that implies "one of ``candidates`` is installed", one per candidate set.
@@ -156,8 +141,22 @@ class Encoding:
         """
         var = self._any_of.get(candidates)
         if var is None:
-            var = self._any_of[candidates] = self.sat.new_var()
-            self.sat.add_implication(var, candidates, tag=None)
+            sat = self.sat
+            var = self._any_of[candidates] = sat.new_var()
+            self.any_vars.add(var)
+            sat.add_implication(var, candidates, tag=None)
+            # "needs x != v" excludes a few builds of a name: say so directly. The clauses follow
+            # from the requirement and at-most-one, but unit propagation cannot see that, and
+            # without them every excluded build costs a conflict (minutes on a sudoku channel).
+            record_of = self.record_of
+            name = record_of[candidates[0]].name
+            name_vars = self.name_vars.get(name, ())
+            excluded = len(name_vars) - len(candidates)
+            if 0 < excluded <= _MAX_EXCLUDED and all(record_of[c].name == name for c in candidates):
+                allowed = set(candidates)
+                for other in name_vars:
+                    if other not in allowed:
+                        sat.add_clause((-var, -other))
         return var
 
     def constrain(self, trigger: int, spec: MatchSpec, tag: Any) -> None:
