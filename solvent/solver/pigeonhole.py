@@ -82,7 +82,7 @@ def _exclusion_graph(enc: Encoding, names: list[str]) -> dict[str, set[str]]:
     # excludes[var] = variables whose candidates var rules out through a binary clause
     name_of = {v: name for name in names for v in enc.name_vars[name]}
     excludes: dict[int, set[int]] = {}
-    shared = enc.any_vars
+    any_vars = enc.any_vars
     for var in name_of:
         out: set[int] = set()
         for code in sat.binary_implications(var):
@@ -90,7 +90,7 @@ def _exclusion_graph(enc: Encoding, names: list[str]) -> dict[str, set[str]]:
             if code & 1:
                 if w in name_of:
                     out.add(w)
-            elif w in shared:
+            elif w in any_vars:
                 # a dependency through its shared "one of these" variable, which carries the
                 # exclusions of the builds the dependency rules out
                 out.update(c >> 1 for c in sat.binary_implications(w) if c & 1 and (c >> 1) in name_of)
