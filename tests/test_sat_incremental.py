@@ -115,6 +115,48 @@ def test_context_and_assumptions_across_many_calls(seed: int, chrono: int) -> No
             assert not pycosat_sat([*cnf, *([a] for a in failed)])
 
 
+@pytest.mark.parametrize("chrono", [0, 8])
+@pytest.mark.parametrize("seed", range(3))
+def test_one_level_per_assumption_with_retract_matches_pycosat(seed: int, chrono: int) -> None:
+    """The optimizer's pattern with ``level_each``: after a failure, ``retract`` keeps the levels
+    below the failed assumptions, which are dropped and others appended; the kept levels must never
+    leave a verdict, model or core wrong, and a call whose assumptions start the same must reuse
+    them rather than propagate them again."""
+    rng = random.Random(300 + seed)
+    n = 45
+    clauses, by_trigger = lazy_problem(n, rng, base=80, lazy=100)
+    cnf = full_cnf(clauses, by_trigger)
+    s = lazy_solver(n, clauses, by_trigger, chrono)
+    on_true = on_true_for(s, by_trigger)
+    assumptions = [v if rng.random() < 0.5 else -v for v in rng.sample(range(1, n + 1), 14)]
+    reused = 0
+    for _ in range(60):
+        expected = pycosat_sat([*cnf, *([a] for a in assumptions)])
+        before = s.stats.propagations
+        result = s.solve(assumptions, on_true=on_true, level_each=True)
+        assert result == expected
+        if result:
+            model = set(s.model())
+            assert all(satisfies(model, c) for c in cnf)
+            assert all(satisfies(model, [a]) for a in assumptions)
+            assumptions = assumptions[1:]
+        else:
+            _, failed = s.unsat_core()
+            assert failed and set(failed) <= set(assumptions)
+            assert not pycosat_sat([*cnf, *([a] for a in failed)])
+            kept = len(s._trail_lim)
+            s.retract(failed)
+            # the levels below the first failed assumption stand (those above it are undone)
+            first = min(assumptions.index(a) for a in failed)
+            assert len(s._trail_lim) == min(kept, first)
+            reused += first > 0
+            assumptions = [a for a in assumptions if a not in failed]
+        fresh = [v for v in range(1, n + 1) if v not in {abs(a) for a in assumptions}]
+        assumptions += [v if rng.random() < 0.5 else -v for v in rng.sample(fresh, min(len(fresh), 3))]
+        assert s.stats.propagations >= before
+    assert reused  # some calls did start from kept levels
+
+
 def test_a_context_that_fails_on_its_own_level() -> None:
     s = SatSolver()
     a, b, c = (s.new_var() for _ in range(3))

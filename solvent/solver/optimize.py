@@ -91,6 +91,7 @@ class LexicographicOptimizer:
         self._covered_names = -1  # names touched when the fixed objectives' terms were last read
         self._scanned: tuple[int, int, int] | None = None  # state _requirement_cores last read
         self.stats = OptimizeStats()
+        self._searched = False  # the last question needed a search (not propagation alone)
 
     # ------------------------------------------------------------------ driver
 
@@ -127,33 +128,38 @@ class LexicographicOptimizer:
         upper = self._incumbent_cost(terms)
         probed: set[int] = set()
         expanded = False
+        # After a core the next question goes straight to the engine: its assumptions sit one
+        # per level, the levels below the core's first member stay, and only what the relaxation
+        # changed is propagated again. The context checks below run once the cores stop coming.
+        after_core = False
         while softs.lower < upper:
-            if not sat.implied(on_true=enc.expand):
-                raise RuntimeError("internal error: the optimized objectives became infeasible")
-            refuted = sat.falsified(softs.weights)
-            # an assumption whose failure propagation alone shows (a required package with
-            # several acceptable builds) is a core of its own too; each is probed once
-            for a in softs.weights:
-                if a not in probed:
-                    probed.add(a)
-                    if sat.value(a) is None and sat.probe(a):
-                        refuted.append(a)
-            if refuted:
-                # the context alone rules these out: each is a core of its own
-                self.stats.relaxed_without_search += len(refuted)
-                for a in refuted:
-                    if a in softs.weights:
-                        softs.relax([a])
-                continue
-            if self._requirement_cores(softs):
-                continue
-            if not expanded:
-                expanded = True
-                if self._expand_alternatives(softs):
-                    probed.clear()
+            if not after_core:
+                if not sat.implied(on_true=enc.expand):
+                    raise RuntimeError("internal error: the optimized objectives became infeasible")
+                refuted = sat.falsified(softs.weights)
+                # an assumption whose failure propagation alone shows (a required package with
+                # several acceptable builds) is a core of its own too; each is probed once
+                for a in softs.weights:
+                    if a not in probed:
+                        probed.add(a)
+                        if sat.value(a) is None and sat.probe(a):
+                            refuted.append(a)
+                if refuted:
+                    # the context alone rules these out: each is a core of its own
+                    self.stats.relaxed_without_search += len(refuted)
+                    for a in refuted:
+                        if a in softs.weights:
+                            softs.relax([a])
                     continue
-            result = self._solve(list(softs.weights))
-            if result:
+                if self._requirement_cores(softs):
+                    continue
+                if not expanded:
+                    expanded = True
+                    if self._expand_alternatives(softs):
+                        probed.clear()
+                        continue
+            after_core = False
+            if self._solve(list(softs.weights)):
                 model = set(sat.model())
                 grown = objective.terms()
                 fresh = {lit: w for lit, w in grown.items() if not softs.covers({lit: w})}
@@ -166,7 +172,9 @@ class LexicographicOptimizer:
                 break
             core = self._core(softs)
             self.stats.cores += 1
+            sat.retract(core)
             softs.relax(core)
+            after_core = True
         # Every model meeting the context and these assumptions has this objective at its optimum.
         self._hold(sorted(softs.weights, key=abs))
         self._fixed.append((objective, softs))
@@ -178,7 +186,9 @@ class LexicographicOptimizer:
             raise OptimizerGaveUp
         # The engine's own decisions (activity-driven) refute a core far sooner than the policy's
         # fixed order; which model comes out does not matter here (see run()).
-        result = self.sat.solve(assumptions, on_true=self.enc.expand, max_conflicts=remaining)
+        before = self.sat.stats.conflicts
+        result = self.sat.solve(assumptions, on_true=self.enc.expand, max_conflicts=remaining, level_each=True)
+        self._searched = self.sat.stats.conflicts > before
         self.stats.solves += 1
         if result is None:
             raise OptimizerGaveUp
@@ -186,11 +196,13 @@ class LexicographicOptimizer:
 
     def _core(self, softs: SoftSet) -> list[int]:
         """The failed assumptions of the last solve, shrunk by asking again with only them: a
-        refutation found among thousands of assumptions often uses more than it needs."""
+        refutation a search found among thousands of assumptions often uses more than it needs.
+        One that propagation alone found is traced literal by literal and is kept as it is (asking
+        again would throw away the assumption levels the next question reuses)."""
         core = [a for a in self.sat.failed_assumptions() if a in softs.weights]
         if not core:
             raise RuntimeError("internal error: the optimized objectives became infeasible")
-        for _ in range(_TRIMS):
+        for _ in range(_TRIMS if self._searched else 0):
             if len(core) <= 2 or self._solve(core):
                 break
             smaller = [a for a in self.sat.failed_assumptions() if a in softs.weights]

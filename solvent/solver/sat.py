@@ -64,6 +64,7 @@ class SatSolver(_Constraints):
         decide: Callable[[], int | None] | None = None,
         on_true: Callable[[int], None] | None = None,
         max_conflicts: int | None = None,
+        level_each: bool = False,
     ) -> bool | None:
         """True = SAT, False = UNSAT under the assumptions, None = gave up after ``max_conflicts``.
 
@@ -73,6 +74,11 @@ class SatSolver(_Constraints):
         (``unsat_core()``). The context level is fully propagated before the assumptions are
         placed, so an assumption the context already refutes fails alone.
 
+        ``level_each`` puts every assumption on a level of its own instead, in the order given.
+        A caller that asks many questions whose assumptions share a prefix (an optimizer
+        relaxing a few of them at a time, see :meth:`retract`) then re-propagates only from the
+        first one that changed: the levels of the unchanged prefix are reused.
+
         ``decide()`` is asked for the next decision whenever propagation is complete; it returns
         an unassigned literal, ``COMPLETE`` (0) to set every unassigned variable false at once
         (when the caller knows that this satisfies every constraint it made; if it does not, the
@@ -80,7 +86,7 @@ class SatSolver(_Constraints):
         engine choose. ``on_true(var)`` runs once per variable, the first time it becomes true;
         it may add constraints (and variables).
         """
-        result = self._run(assumptions, context, decide, on_true, max_conflicts, stop=False)
+        result = self._run(assumptions, context, decide, on_true, max_conflicts, stop=False, level_each=level_each)
         if result:
             self._model = self._val[:]
             self._view = self._model
@@ -113,6 +119,19 @@ class SatSolver(_Constraints):
             self._backtrack(min(len(self._live), len(self._trail_lim)))
         self._view = self._val
 
+    def retract(self, lits: Iterable[int]) -> None:
+        """After a failed ``solve(level_each=True)``: undo the assumption levels from the first
+        one holding any of ``lits`` (assumptions about to change) and keep those below, which the
+        next call reuses if its assumptions start the same way."""
+        live = self._live
+        where = {group[0]: i for i, group in enumerate(live) if len(group) == 1}
+        lowest = len(live)
+        for lit in lits:
+            i = where.get(2 * lit if lit > 0 else 1 - 2 * lit, lowest)
+            if i < lowest:
+                lowest = i
+        self._backtrack(lowest)
+
     def probe(self, lit: int) -> bool:
         """After :meth:`implied`: would ``lit`` lead to a conflict by propagation alone?
 
@@ -140,6 +159,7 @@ class SatSolver(_Constraints):
         on_true: Callable[[int], None] | None,
         max_conflicts: int | None,
         stop: bool,
+        level_each: bool = False,
     ) -> bool | None:
         if self._solving:
             raise RuntimeError("SatSolver.solve() is not re-entrant")
@@ -148,13 +168,16 @@ class SatSolver(_Constraints):
             self._failed = []
             return False
         n = self._nvars
-        groups = []
+        groups: list[list[int]] = []
         for group in (context, assumptions):
             if group:
                 codes = [2 * a if a > 0 else 1 - 2 * a for a in group]
                 if max(codes) > 2 * n + 1 or min(codes) < 2:
                     raise ValueError(f"assumptions refer to unknown variables (there are {n})")
-                groups.append(codes)
+                if level_each and group is assumptions:
+                    groups.extend([c] for c in codes)
+                else:
+                    groups.append(codes)
         # Keep the levels of leading groups that are still in place from the last call (the
         # optimizer asks many questions under one context).
         live = self._live
@@ -213,7 +236,9 @@ class SatSolver(_Constraints):
         # A decide callback that follows a fixed policy makes the same decisions again after a
         # restart, so a restart would only repeat work: restarts are for the engine's own choices.
         restarts = decide is None or self.restart_with_decide
-        self._notify_head = 0
+        # _notify_head persists between calls: everything before it was seen by a callback (or
+        # is marked notified), backtracking lowers it, and without a callback it stays put.
+        # Rewinding it here walked the whole trail again on every one of the optimizer's calls.
         notified = self._notified
         while True:
             if self._asm_failed:
