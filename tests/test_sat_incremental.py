@@ -157,6 +157,46 @@ def test_one_level_per_assumption_with_retract_matches_pycosat(seed: int, chrono
     assert reused  # some calls did start from kept levels
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_add_binary_mid_search_matches_pycosat(seed: int) -> None:
+    """``add_binary`` (the encoding's fast path) added lazily, under every kind of partial
+    assignment: same verdicts and valid models as pycosat, and its odd inputs behave like
+    ``add_clause``'s (a repeated literal is a unit, a tautology is dropped)."""
+    rng = random.Random(500 + seed)
+    for _ in range(25):
+        n = 40
+        clauses = [[v if rng.random() < 0.5 else -v for v in rng.sample(range(1, n + 1), 3)] for _ in range(60)]
+        pairs: dict[int, list[tuple[int, int]]] = {}
+        for _ in range(90):
+            v = rng.randint(1, n)
+            u = rng.randint(1, n)
+            pairs.setdefault(v, []).append((-v, u if rng.random() < 0.5 else -u))
+        s = SatSolver()
+        for _ in range(n):
+            s.new_var()
+        for c in clauses:
+            s.add_clause(c)
+
+        def on_true(v: int, s: SatSolver = s, pairs: dict[int, list[tuple[int, int]]] = pairs) -> None:
+            for a, b in pairs.get(v, ()):
+                s.add_binary(a, b)
+
+        cnf = clauses + [list(p) for ps in pairs.values() for p in ps]
+        expected = pycosat_sat(cnf)
+        assert s.solve(on_true=on_true) == expected
+        if expected:
+            model = set(s.model())
+            assert all(satisfies(model, c) for c in cnf)
+    s = SatSolver()
+    a, b = s.new_var(), s.new_var()
+    s.add_binary(a, -a)  # a tautology: no constraint
+    assert s.solve([-a]) is True
+    s.add_binary(b, b)  # a repeated literal: the unit b
+    assert s.solve([-b]) is False
+    with pytest.raises(ValueError):
+        s.add_binary(a, 7)
+
+
 def test_a_context_that_fails_on_its_own_level() -> None:
     s = SatSolver()
     a, b, c = (s.new_var() for _ in range(3))

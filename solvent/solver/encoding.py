@@ -127,7 +127,7 @@ class Encoding:
             # one candidate: at-most-one already rules out the name's other builds
             self.sat.add_implication(trigger, candidates, tag=tag)
         else:
-            self.sat.add_clause((-trigger, self._any_var(candidates)), tag=tag)
+            self.sat.add_binary(-trigger, self._any_var(candidates), tag=tag)
 
     def _any_var(self, candidates: tuple[int, ...]) -> int:
         """A variable that implies "one of ``candidates`` is installed", one per candidate set.
@@ -156,7 +156,7 @@ class Encoding:
                 allowed = set(candidates)
                 for other in name_vars:
                     if other not in allowed:
-                        sat.add_clause((-var, -other))
+                        sat.add_binary(-var, -other)
         return var
 
     def constrain(self, trigger: int, spec: MatchSpec, tag: Any) -> None:
@@ -178,10 +178,13 @@ class Encoding:
 
     def _forbid(self, trigger: int, spec: MatchSpec, name_vars: Sequence[int], tag: Any) -> None:
         record_of = self.record_of
-        add = self.sat.add_clause
+        sat = self.sat
         for var in name_vars:
             if not spec.match(record_of[var]):
-                add((-trigger, -var) if trigger else (-var,), tag=tag)
+                if trigger:
+                    sat.add_binary(-trigger, -var, tag=tag)
+                else:
+                    sat.add_clause((-var,), tag=tag)
 
     def installed(self, name: str) -> int:
         """A variable forced true when a record of ``name`` is installed (it may be true without
@@ -191,7 +194,7 @@ class Encoding:
             var = self._installed[name] = self.sat.new_var()
             self.aux_name[var] = name
             for candidate in self.touch(name):
-                self.sat.add_clause((-candidate, var), tag=("installed", name))
+                self.sat.add_binary(-candidate, var, tag=("installed", name))
         return var
 
     def expanded(self, var: int) -> bool:

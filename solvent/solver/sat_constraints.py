@@ -54,6 +54,25 @@ class _Constraints(_Search):
             return
         self._add_codes(codes, _Info(tag))
 
+    def add_binary(self, a: int, b: int, tag: object = None) -> None:
+        """The clause ``a or b``: what the package encoding adds most (a record needs a shared
+        dependency variable, excludes a build), without :meth:`add_clause`'s general checks."""
+        ca = 2 * a if a > 0 else 1 - 2 * a
+        cb = 2 * b if b > 0 else 1 - 2 * b
+        top = 2 * self._nvars + 1
+        if ca < 2 or cb < 2 or ca > top or cb > top or ca >> 1 == cb >> 1:
+            self.add_clause((a, b), tag)  # unknown variables, a repeated or tautological pair
+            return
+        if self._solving:
+            self._epoch += 1
+        if not self._ok:
+            return
+        val = self._val
+        if val[ca] != -1 and val[cb] != -1:
+            self._watch([ca, cb], _Info(tag))  # neither literal false: nothing to settle
+            return
+        self._add_codes([ca, cb], _Info(tag))
+
     def _add_codes(self, lits: list[int], info: _Info) -> None:
         val = self._val
         n = len(lits)
