@@ -61,6 +61,15 @@ def full_cnf(clauses: list[Clause], by_trigger: dict[int, list[Clause]]) -> list
     return clauses + [c for cs in by_trigger.values() for c in cs]
 
 
+def lazy_session(
+    n: int, rng: random.Random, base: int, chrono: int
+) -> tuple[list[Clause], SatSolver, Callable[[int], None]]:
+    """A random lazy problem, its solver and callback, for tests of many calls on one solver."""
+    clauses, by_trigger = lazy_problem(n, rng, base=base, lazy=100)
+    s = lazy_solver(n, clauses, by_trigger, chrono)
+    return full_cnf(clauses, by_trigger), s, on_true_for(s, by_trigger)
+
+
 @pytest.mark.parametrize("chrono", [0, 8, 10**6])
 @pytest.mark.parametrize("seed", range(4))
 def test_lazy_clauses_with_policy_decisions_match_pycosat(seed: int, chrono: int) -> None:
@@ -91,10 +100,7 @@ def test_context_and_assumptions_across_many_calls(seed: int, chrono: int) -> No
     pattern): every verdict, model and failed-assumption set checked against pycosat."""
     rng = random.Random(100 + seed)
     n = 45
-    clauses, by_trigger = lazy_problem(n, rng, base=90, lazy=100)
-    cnf = full_cnf(clauses, by_trigger)
-    s = lazy_solver(n, clauses, by_trigger, chrono)
-    on_true = on_true_for(s, by_trigger)
+    cnf, s, on_true = lazy_session(n, rng, 90, chrono)
     context: list[int] = []
     for _ in range(40):
         if rng.random() < 0.3:
@@ -124,10 +130,7 @@ def test_one_level_per_assumption_with_retract_matches_pycosat(seed: int, chrono
     them rather than propagate them again."""
     rng = random.Random(300 + seed)
     n = 45
-    clauses, by_trigger = lazy_problem(n, rng, base=80, lazy=100)
-    cnf = full_cnf(clauses, by_trigger)
-    s = lazy_solver(n, clauses, by_trigger, chrono)
-    on_true = on_true_for(s, by_trigger)
+    cnf, s, on_true = lazy_session(n, rng, 80, chrono)
     assumptions = [v if rng.random() < 0.5 else -v for v in rng.sample(range(1, n + 1), 14)]
     reused = 0
     for _ in range(60):
