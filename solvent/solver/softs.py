@@ -55,9 +55,9 @@ class Ladder:
             rung = sat.new_var()
             for var, rank in self.ranks.items():
                 if rank >= j:
-                    sat.add_clause((-var, rung))
+                    sat.add_binary(-var, rung)
             if self.rungs:
-                sat.add_clause((-rung, self.rungs[-1]))
+                sat.add_binary(-rung, self.rungs[-1])
             self.rungs.append(rung)
         return self.rungs[k - 1]
 
@@ -167,7 +167,7 @@ class SoftSet:
                 continue
             group = self.sat.new_var()
             for lit in lits:
-                self.sat.add_clause((-lit, group))
+                self.sat.add_binary(-lit, group)
             out.append(group)
         return out
 
