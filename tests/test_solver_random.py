@@ -95,6 +95,30 @@ def test_backends_agree_with_brute_force(problem: tuple[list[PackageRecord], lis
         assert scores["cdcl"] == scores["pycosat"], (scores, specs, [r.to_repodata() for r in records])
 
 
+def test_a_name_the_better_model_installs_lazily_is_paid_for() -> None:
+    """Found by the test above: the package-count question is first asked with only pc's term
+    (the greedy answer installs pb 3, which needs pc). The answer installs pb 2 and pd instead, and
+    pd's "installed" indicator only exists once the objective's terms are read again, after that
+    model was found. Valued as absent from the model it cost nothing, so the model was taken at
+    cost 0, the optimizer held "neither pc nor pd installed", and the final solve had no
+    solution (an internal error). The model pays for pd, as its records force."""
+    records = [
+        rec("pa", "1"),
+        rec("pa", "2"),
+        rec("pa", "3"),
+        rec("pb", "1"),
+        rec("pb", "3", depends=["pa", "pc"], constrains=["pa <3"]),
+        rec("pb", "2", depends=["pa", "pd"]),
+        rec("pc", "1"),
+        rec("pd", "1"),
+    ]
+    for backend in ("cdcl", "pycosat"):
+        out = run(backend, records, ["pb", "pa"], "classic")
+        assert out is not None
+        assert not verify_solution(out, ["pb", "pa"], platform="linux-64")
+        assert len(out) == 3  # pa, pb and the one dependency of the pb build (a tie: pc or pd)
+
+
 def test_resolvelib_gives_up_clearly_on_cycling_constrains() -> None:
     """Found by the test above: resolvelib pins pa 3, then pb 2 (constrains pa <3), re-pins pa 2
     (constrains pb <2), re-pins pb 1 (constrains pa >=3) and so on: no conflict is ever raised,

@@ -161,13 +161,19 @@ class LexicographicOptimizer:
             after_core = False
             if self._solve(list(softs.weights)):
                 model = set(sat.model())
+                model_vars = sat.num_vars
                 grown = objective.terms()
                 fresh = {lit: w for lit, w in grown.items() if not softs.covers({lit: w})}
                 softs.add_terms(fresh)
                 covered = self._cover_fixed()
-                if any(_holds(lit, model) for lit in (*fresh, *covered)):
+                # Terms the model was not told about may sit on variables created since (a name
+                # it installed lazily gets its "installed" indicator now): those are valued as
+                # the model's records force them, not as absent from the model.
+                previous = (self.model, self.model_vars, self._forced)
+                self._take(model, model_vars)
+                if self._incumbent_cost(dict.fromkeys((*fresh, *covered), 1)):
+                    self.model, self.model_vars, self._forced = previous
                     continue  # the model pays for terms it was not told about: ask again
-                self._take(model)
                 upper = softs.lower
                 break
             core = self._core(softs)
@@ -321,9 +327,11 @@ class LexicographicOptimizer:
             self._forced.update(abs(lit) for lit in newer if self.sat.value(abs(lit)) is True)
         return value_of(terms, self.model | self._forced)
 
-    def _take(self, model: set[int]) -> None:
+    def _take(self, model: set[int], model_vars: int | None = None) -> None:
+        """Make ``model`` the incumbent; ``model_vars``: how many variables existed when it was
+        found (later ones are valued by what its records force, see _incumbent_cost)."""
         self.model = model
-        self.model_vars = self.sat.num_vars
+        self.model_vars = self.sat.num_vars if model_vars is None else model_vars
         self._forced = set()
 
     def _hold_incumbent(self, objective: Objective) -> int:
@@ -344,7 +352,3 @@ class LexicographicOptimizer:
         self.context.extend(lits)
         for lit in lits:
             self.sat.add_clause((lit,), tag=None)
-
-
-def _holds(lit: int, model: set[int]) -> bool:
-    return (lit in model) if lit > 0 else (-lit not in model)
