@@ -166,14 +166,9 @@ class LexicographicOptimizer:
                 fresh = {lit: w for lit, w in grown.items() if not softs.covers({lit: w})}
                 softs.add_terms(fresh)
                 covered = self._cover_fixed()
-                # Terms the model was not told about may sit on variables created since (a name
-                # it installed lazily gets its "installed" indicator now): those are valued as
-                # the model's records force them, not as absent from the model.
-                previous = (self.model, self.model_vars, self._forced)
-                self._take(model, model_vars)
-                if self._incumbent_cost(dict.fromkeys((*fresh, *covered), 1)):
-                    self.model, self.model_vars, self._forced = previous
+                if self._pays(model, model_vars, [*fresh, *covered]):
                     continue  # the model pays for terms it was not told about: ask again
+                self._take(model, model_vars)
                 upper = softs.lower
                 break
             core = self._core(softs)
@@ -326,6 +321,22 @@ class LexicographicOptimizer:
                 raise RuntimeError("internal error: the incumbent violates its own constraints")
             self._forced.update(abs(lit) for lit in newer if self.sat.value(abs(lit)) is True)
         return value_of(terms, self.model | self._forced)
+
+    def _pays(self, model: set[int], model_vars: int, lits: list[int]) -> bool:
+        """Does ``model`` make any of ``lits`` true? Literals on variables created after it was
+        found (a name it installed lazily gets its "installed" indicator only now) are valued
+        as its records force them, not as absent from it; records that no longer propagate
+        cleanly (the new terms of a finished objective are held at zero) pay too."""
+        if any((lit in model) if lit > 0 else (-lit not in model) for lit in lits if abs(lit) <= model_vars):
+            return True
+        newer = [lit for lit in lits if abs(lit) > model_vars]
+        if not newer:
+            return False
+        true_records = sorted(v for v in model if v in self.enc.record_of)
+        if not self.sat.implied(true_records, on_true=self.enc.expand):
+            return True
+        # as _incumbent_cost values them: an indicator pays when the records force it true
+        return any((self.sat.value(abs(lit)) is True) == (lit > 0) for lit in newer)
 
     def _take(self, model: set[int], model_vars: int | None = None) -> None:
         """Make ``model`` the incumbent; ``model_vars``: how many variables existed when it was
