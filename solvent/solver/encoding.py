@@ -8,7 +8,9 @@ One boolean variable per candidate record. Clauses are generated on demand:
   becomes true (the engine's ``on_true`` hook), so a solve against a channel of hundreds of
   thousands of records only ever builds the few records it can reach;
 * a ``constrains`` entry on a name nobody has touched yet is parked and turned into clauses when
-  (if ever) that name is touched.
+  (if ever) that name is touched;
+* a dependency with two or more candidates goes through one shared variable per candidate set
+  (``_any_var``): the record gets a binary clause, the set one long clause.
 
 Every clause carries a tag describing where it came from, so an unsatisfiable core can be turned
 back into words (see :mod:`solvent.solver.explain`).
