@@ -58,28 +58,38 @@ class GreedyDecider:
                     push(i)
         if sat.low_var < self._free:
             self._free = max(1, sat.low_var)
-        # 2. new requirements (expanding a record adds its dependencies)
+        # 2. new requirements (expanding a record adds its dependencies); pushes are inlined
         by_trigger = self._by_trigger
+        queued = self._queued
+        heap = self._heap
         for i in range(self._indexed, len(requirements)):
             trigger = requirements[i].trigger
-            if not trigger:
-                push(i)
-            else:
-                by_trigger.setdefault(trigger, []).append(i)
-                if val[2 * trigger] == 1:
-                    push(i)
+            if trigger:
+                found = by_trigger.get(trigger)
+                if found is None:
+                    by_trigger[trigger] = [i]
+                else:
+                    found.append(i)
+                if val[2 * trigger] != 1:
+                    continue
+            if i not in queued:
+                queued.add(i)
+                heappush(heap, i)
         self._indexed = len(requirements)
         # 3. triggers that became true
         for pos in range(self._ptr, len(trail)):
             code = trail[pos]
             if not code & 1:
-                for i in by_trigger.get(code >> 1, ()):
-                    push(i)
+                found = by_trigger.get(code >> 1)
+                if found:
+                    for i in found:
+                        if i not in queued:
+                            queued.add(i)
+                            heappush(heap, i)
         self._ptr = len(trail)
         sat.low_trail = len(trail)
         sat.low_var = sat.num_vars + 1
         # 4. the first active, unsatisfied requirement
-        heap = self._heap
         level = sat._level
         lim = sat._trail_lim
         while heap:

@@ -68,9 +68,24 @@ class _Constraints(_Search):
         if not self._ok:
             return
         val = self._val
-        if val[ca] != -1 and val[cb] != -1:
+        va = val[ca]
+        vb = val[cb]
+        if va != -1 and vb != -1:
             self._watch([ca, cb], _Info(tag))  # neither literal false: nothing to settle
             return
+        if self._solving:
+            # A record's clauses arrive when it becomes true, so "record implies x" nearly always
+            # has a false literal: satisfied, or unit on the level of that literal (as _add_codes
+            # would settle it, without its general search for the two literals to watch).
+            if va == 1 or vb == 1:
+                self._watch([ca, cb], _Info(tag))
+                return
+            if vb == 0:
+                self._enqueue(cb, self._watch([cb, ca], _Info(tag)), self._level[ca >> 1])
+                return
+            if va == 0:
+                self._enqueue(ca, self._watch([ca, cb], _Info(tag)), self._level[cb >> 1])
+                return
         self._add_codes([ca, cb], _Info(tag))
 
     def _add_codes(self, lits: list[int], info: _Info) -> None:
