@@ -316,27 +316,32 @@ class LexicographicOptimizer:
         definitions force them (a package-installed or feature indicator follows its records)."""
         newer = [lit for lit in terms if abs(lit) > self.model_vars and abs(lit) not in self._forced]
         if newer:
-            true_records = sorted(v for v in self.model if v in self.enc.record_of)
-            if not self.sat.implied(true_records, on_true=self.enc.expand):
+            forced = self._forced_by(self.model, newer)
+            if forced is None:
                 raise RuntimeError("internal error: the incumbent violates its own constraints")
-            self._forced.update(abs(lit) for lit in newer if self.sat.value(abs(lit)) is True)
+            self._forced |= forced
         return value_of(terms, self.model | self._forced)
 
     def _pays(self, model: set[int], model_vars: int, lits: list[int]) -> bool:
         """Does ``model`` make any of ``lits`` true? Literals on variables created after it was
         found (a name it installed lazily gets its "installed" indicator only now) are valued
-        as its records force them, not as absent from it; records that no longer propagate
-        cleanly (the new terms of a finished objective are held at zero) pay too."""
-        if any((lit in model) if lit > 0 else (-lit not in model) for lit in lits if abs(lit) <= model_vars):
+        as _incumbent_cost values them; records that no longer propagate cleanly (the new terms
+        of a finished objective are held at zero) pay too."""
+        if value_of({lit: 1 for lit in lits if abs(lit) <= model_vars}, model):
             return True
         newer = [lit for lit in lits if abs(lit) > model_vars]
         if not newer:
             return False
+        forced = self._forced_by(model, newer)
+        return forced is None or value_of(dict.fromkeys(newer, 1), forced) > 0
+
+    def _forced_by(self, model: set[int], lits: list[int]) -> set[int] | None:
+        """The variables of ``lits`` that the records true in ``model`` force true (an indicator
+        follows its records), or None when those records no longer propagate cleanly."""
         true_records = sorted(v for v in model if v in self.enc.record_of)
         if not self.sat.implied(true_records, on_true=self.enc.expand):
-            return True
-        # as _incumbent_cost values them: an indicator pays when the records force it true
-        return any((self.sat.value(abs(lit)) is True) == (lit > 0) for lit in newer)
+            return None
+        return {abs(lit) for lit in lits if self.sat.value(abs(lit)) is True}
 
     def _take(self, model: set[int], model_vars: int | None = None) -> None:
         """Make ``model`` the incumbent; ``model_vars``: how many variables existed when it was
