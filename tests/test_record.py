@@ -48,6 +48,35 @@ def test_fields_from_an_entry() -> None:
     assert again == r and again.depends == r.depends and again.timestamp == r.timestamp
 
 
+def test_from_repodata_sets_every_slot_as_the_constructor_does() -> None:
+    """from_repodata fills the slots itself (faster than the keyword call): a slot added to the
+    class and forgotten there would fail here, not on first access in some solve."""
+    r = PackageRecord.from_repodata("numpy-1.26.4-py39h474f0d3_0.conda", ENTRY, channel="c", subdir="linux-64")
+    built = PackageRecord(
+        r.name,
+        r.version,
+        r.build,
+        r.build_number,
+        depends=r.depends,
+        constrains=r.constrains,
+        track_features=r.track_features,
+        features=r.features,
+        subdir=r.subdir,
+        noarch=r.noarch,
+        timestamp=r.timestamp,
+        md5=r.md5,
+        sha256=r.sha256,
+        size=r.size,
+        license=r.license,
+        fn=r.fn,
+        channel=r.channel,
+        url=r.url,
+    )
+    for slot in PackageRecord.__slots__:
+        if slot != "_version_order":  # parsed eagerly by from_repodata, lazily by the constructor
+            assert getattr(r, slot) == getattr(built, slot), slot
+
+
 def test_lazy_parsing_and_identity() -> None:
     r = PackageRecord.from_repodata("x-1-0.tar.bz2", {"name": "x", "version": "1", "depends": ["y >=2"]})
     assert r._depends_specs is None  # nothing parsed until asked
