@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Iterable, Sequence, Union
+from typing import TYPE_CHECKING, Any, Iterable, Sequence, Union
 
 from solvent.errors import InvalidInput
 from solvent.match_spec import MatchSpec, parse_match_spec
 from solvent.record import PackageRecord
 from solvent.solver.provider import Provider, RecordSource, requested_features
 from solvent.solver.resolver import UPDATE_MODIFIERS, ResolveStats
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 SpecLike = Union[str, MatchSpec]
 BACKENDS = ("cdcl", "pycosat", "resolvelib")
@@ -77,6 +79,8 @@ def to_epoch_ms(value: datetime | str | int | float | None) -> int | None:
         return None
     if isinstance(value, (int, float)):
         return int(value)
+    from datetime import datetime, timezone  # 2 ms that only a cutoff needs
+
     if isinstance(value, str):
         try:
             value = datetime.fromisoformat(value.replace("Z", "+00:00"))

@@ -11,7 +11,6 @@ user must stay readable by the team and by a CI job.
 from __future__ import annotations
 
 import os
-import secrets
 import stat
 from pathlib import Path
 
@@ -22,7 +21,7 @@ def _create_temp(target: Path) -> tuple[int, str]:
     """A new temporary file beside ``target``, created with mode 0666 so the umask applies as it
     does for ``open()`` (``tempfile.mkstemp`` would force 0600)."""
     while True:
-        tmp = str(target.parent / f".{target.name}.{secrets.token_hex(4)}.tmp")
+        tmp = str(target.parent / f".{target.name}.{os.urandom(4).hex()}.tmp")
         try:
             return os.open(tmp, _FLAGS, 0o666), tmp
         except FileExistsError:

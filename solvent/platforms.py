@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import difflib
-import platform as _platform
+import os
 import sys
 
 from solvent.errors import InvalidInput
@@ -54,16 +53,26 @@ def platform_os(subdir: str) -> str:
     return subdir.split("-", 1)[0]
 
 
+def machine() -> str:
+    """What :func:`platform.machine` says, without importing :mod:`platform` (1.5 ms of every
+    command's start) where ``os.uname`` gives the same answer."""
+    if hasattr(os, "uname"):
+        return os.uname().machine
+    import platform
+
+    return platform.machine()
+
+
 def native_platform() -> str:
     """The subdir conda would use on this machine."""
     system = sys.platform
-    machine = _platform.machine().lower()
-    arch = _MACHINES.get(machine, machine)
+    machine_ = machine().lower()
+    arch = _MACHINES.get(machine_, machine_)
     if system.startswith("linux"):
         os_name = "linux"
     elif system == "darwin":
         os_name = "osx"
-        arch = "arm64" if machine == "arm64" else "64"
+        arch = "arm64" if machine_ == "arm64" else "64"
     elif system.startswith("win"):
         os_name = "win"
         arch = {"64": "64", "32": "32", "arm64": "arm64", "aarch64": "arm64"}.get(arch, arch)
@@ -79,6 +88,8 @@ def validate_platform(subdir: str) -> str:
     value = subdir.strip()
     if value in KNOWN_PLATFORMS and value != "noarch":
         return value
+    import difflib
+
     close = difflib.get_close_matches(value, KNOWN_PLATFORMS, n=3)
     hint = f" (did you mean {', '.join(close)}?)" if close else ""
     raise InvalidInput(

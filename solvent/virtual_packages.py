@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import functools
 import os
-import platform as _platform
 import re
 import sys
 from typing import Iterable, Sequence
 
 from solvent.errors import InvalidInput, InvalidRecord
-from solvent.platforms import native_platform, platform_os, validate_platform
+from solvent.platforms import machine, native_platform, platform_os, validate_platform
 from solvent.record import PackageRecord
 
 #: What a typical machine of another platform reports (conda-lock and rattler use similar ones).
@@ -80,21 +79,47 @@ def _cuda_libraries() -> list[str]:
 @functools.lru_cache(maxsize=1)
 def detect_cuda_version() -> str | None:
     """The CUDA driver's version (``12.2``), or None when no driver is installed."""
-    if sys.platform == "darwin" and _platform.machine() == "arm64":
+    if sys.platform == "darwin" and machine() == "arm64":
         return None
-    # imported here: ctypes and subprocess cost ~10 ms, and a target given in full never asks
-    import ctypes.util
-    import subprocess
-
     libs = _cuda_libraries()
-    if ctypes.util.find_library("cuda") is None and not any(os.path.exists(p) for p in libs if "/" in p):
+    if not _may_have_cuda_driver(libs):
         return None  # no driver library: skip the subprocess
+    import subprocess  # imported here: a target given in full never asks
+
     try:
         proc = subprocess.run([sys.executable, "-c", _CUDA_PROBE, *libs], capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired):
         return None
     out = proc.stdout.strip()
     return out or None
+
+
+def _may_have_cuda_driver(libs: list[str]) -> bool:
+    """Whether a CUDA driver library could be loaded, decided without starting a process where
+    possible: :func:`ctypes.util.find_library` runs ``ldconfig -p`` (or gcc) on Linux, about 25 ms
+    of every command's start on a machine without a GPU. On Linux the dynamic loader finds a
+    library through its cache file, ``LD_LIBRARY_PATH`` or a full path, so those are what is read;
+    elsewhere, or when the cache cannot be read, ``find_library`` answers."""
+    if any(os.path.exists(p) for p in libs if "/" in p):
+        return True
+    if sys.platform.startswith("linux"):
+        try:
+            with open("/etc/ld.so.cache", "rb") as handle:
+                if b"libcuda.so" in handle.read():
+                    return True
+        except OSError:
+            pass
+        else:
+            for directory in os.environ.get("LD_LIBRARY_PATH", "").split(os.pathsep):
+                try:
+                    if directory and any(n.startswith("libcuda.so") for n in os.listdir(directory)):
+                        return True
+                except OSError:
+                    continue
+            return False
+    import ctypes.util
+
+    return ctypes.util.find_library("cuda") is not None
 
 
 def describe_cuda_driver() -> str:
@@ -121,9 +146,21 @@ def _glibc_version() -> str | None:
 
 def _archspec(platform: str) -> str | None:
     if platform == native_platform():
-        machine = _platform.machine().lower()
-        return {"amd64": "x86_64", "arm64": "arm64" if sys.platform == "darwin" else "aarch64"}.get(machine, machine)
+        name = machine().lower()
+        return {"amd64": "x86_64", "arm64": "arm64" if sys.platform == "darwin" else "aarch64"}.get(name, name)
     return DEFAULT_ARCHSPEC.get(platform)
+
+
+def _mac_version() -> str | None:
+    import platform
+
+    return platform.mac_ver()[0] or None
+
+
+def _windows_version() -> str:
+    import platform
+
+    return platform.version() or "0"
 
 
 def _make(name: str, version: str | None, build: str | None, platform: str) -> PackageRecord:
@@ -158,14 +195,14 @@ def _assemble(platform: str, native: bool) -> list[PackageRecord]:
     if osname == "linux":
         kernel = None
         if native:
-            m = _LINUX_VERSION.match(_platform.release())
+            m = _LINUX_VERSION.match(os.uname().release)
             kernel = m.group() if m else None
         add("__linux", kernel if native else DEFAULT_LINUX, empty_removes=False)
         add("__glibc", (_glibc_version() or DEFAULT_GLIBC) if native else DEFAULT_GLIBC)
     elif osname == "osx":
-        add("__osx", (_platform.mac_ver()[0] or None) if native else DEFAULT_OSX.get(platform, "10.15"))
+        add("__osx", _mac_version() if native else DEFAULT_OSX.get(platform, "10.15"))
     elif osname == "win":
-        add("__win", (_platform.version() or "0") if native else "0")
+        add("__win", _windows_version() if native else "0")
     add("__cuda", detect_cuda_version() if native else None)
     add("__archspec", "1", _archspec(platform), entity="build")
     return sorted(out, key=lambda r: r.name)

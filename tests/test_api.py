@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -38,6 +40,38 @@ def test_solve_local_channel(channel: Path, tmp_path: Path) -> None:
     assert data["ok"] is True
     assert [p["name"] for p in data["packages"]] == sorted(p["name"] for p in data["packages"])
     assert set(data["timings"]) == {"load_s", "solve_s"}
+
+
+#: Modules a solve from a local channel into a given cache has no use for; each is a few ms of a
+#: command's start (logging 4, hashlib's OpenSSL aside, platformdirs 3, concurrent.futures 2, ...).
+NOT_FOR_A_LOCAL_SOLVE = (
+    "requests",
+    "logging",
+    "platformdirs",
+    "concurrent.futures",
+    "zstandard",
+    "difflib",
+    "platform",
+    "secrets",
+    "ctypes",
+    "subprocess",
+)
+
+
+def test_a_local_solve_imports_only_what_it_uses(channel: Path, tmp_path: Path) -> None:
+    """Measured in a fresh interpreter, against what it had loaded before importing solvent (a
+    site hook may load some of these itself)."""
+    script = (
+        "import sys\n"
+        "before = set(sys.modules)\n"
+        "import solvent\n"
+        f"sol = solvent.solve(['numpy'], [{str(channel)!r}], 'linux-64', cache_dir={str(tmp_path / 'c')!r},\n"
+        "                     virtual_packages=['__glibc=2.28', '__unix=0'])\n"
+        "assert [r.name for r in sol.packages if r.name == 'numpy'] == ['numpy']\n"
+        f"print(sorted(m for m in {NOT_FOR_A_LOCAL_SOLVE!r} if m in set(sys.modules) - before))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=Path.cwd())
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
 
 
 def test_explicit_virtual_packages_are_exact(channel: Path, tmp_path: Path) -> None:

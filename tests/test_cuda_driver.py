@@ -75,3 +75,38 @@ def test_override_wins_and_info_says_where_it_came_from(
     assert "__cuda" not in {r.name for r in vp.detect_virtual_packages("linux-64")}
     assert main(["info", "--json"]) == 0
     assert '"cuda_driver": "none (CONDA_OVERRIDE_CUDA is empty)"' in capsys.readouterr().out
+
+
+def _loader_cache_lists_cuda() -> bool | None:
+    cache = Path("/etc/ld.so.cache")
+    return b"libcuda.so" in cache.read_bytes() if cache.is_file() else None
+
+
+def test_no_driver_anywhere_starts_no_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without a driver library, detection answers from the loader's cache and LD_LIBRARY_PATH: no
+    ``ldconfig``, no compiler, no probe (about 25 ms of every command's start otherwise)."""
+    if _loader_cache_lists_cuda() is not False:
+        pytest.skip("this machine's loader cache lists a CUDA driver (or there is no loader cache)")
+    _use(monkeypatch, str(tmp_path / "libcuda.so.1"))
+    monkeypatch.setenv("LD_LIBRARY_PATH", str(tmp_path))
+
+    def no_process(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"started a process: {args}")
+
+    monkeypatch.setattr(subprocess, "run", no_process)
+    monkeypatch.setattr(subprocess, "Popen", no_process)
+    assert vp.detect_cuda_version() is None
+
+
+def test_a_driver_on_ld_library_path_is_probed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A library the loader would find through LD_LIBRARY_PATH counts as a driver to ask."""
+    lib = Path(_compile(tmp_path, "cuda121", version=12010))
+    lib_dir = tmp_path / "lib"
+    lib_dir.mkdir()
+    lib.rename(lib_dir / "libcuda.so.1")
+    monkeypatch.setattr(vp.sys, "platform", "linux")
+    monkeypatch.setenv("LD_LIBRARY_PATH", f"{tmp_path / 'nowhere'}:{lib_dir}")
+    assert vp._may_have_cuda_driver(["libcuda.so.1", "libcuda.so"])
+    monkeypatch.setenv("LD_LIBRARY_PATH", str(tmp_path / "nowhere"))
+    if _loader_cache_lists_cuda() is False:
+        assert not vp._may_have_cuda_driver(["libcuda.so.1", "libcuda.so"])

@@ -25,8 +25,6 @@ import time
 from pathlib import Path
 from typing import Any, Iterator
 
-import platformdirs
-
 from ..atomic import write_atomic
 from ..errors import CacheError
 from .locking import EntryFileLock, LockTimeout
@@ -41,6 +39,8 @@ def default_cache_dir() -> Path:
     env = os.environ.get(CACHE_ENV)
     if env:
         return Path(env).expanduser()
+    import platformdirs  # 3 ms that a given cache directory never needs
+
     return Path(platformdirs.user_cache_dir("solvent"))
 
 

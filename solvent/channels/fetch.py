@@ -14,7 +14,6 @@ A subdir whose files all answer 4xx is *missing* (not an error here: ChannelInde
 
 from __future__ import annotations
 
-import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,11 +23,10 @@ from ..errors import CacheError, FetchError, RepodataError
 from .cache import CacheEntry, RepodataCache, now, sha256_hex
 from .channel import Channel
 from .http import HttpClient, Response, TruncatedDownload
+from .log import log
 from .redact import redact
 from .repodata import SubdirIndex, build_index
 from .shards import MAX_INDEX_SIZE, SHARD_INDEX_FN, ShardedSubdir, decompress_zst, parse_shard_index
-
-log = logging.getLogger("solvent.channels")
 
 RECHECK_SECONDS = 7 * 24 * 3600
 Source = Union[SubdirIndex, ShardedSubdir]

@@ -6,16 +6,14 @@ one place, and every message that leaves this module is already redacted.
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Mapping, Union
 
 from ..errors import FetchError
+from .log import log
 from .redact import install_log_filters, redact
-
-log = logging.getLogger("solvent.channels")
 
 RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 # 206 answers the Range requests that read a wheel's METADATA without downloading the wheel.
@@ -67,7 +65,6 @@ class HttpClient:
         timeout: Timeout = (10.0, 60.0),
         pool_size: int = 16,
     ) -> None:
-        install_log_filters()
         self._session = session
         self._pool_size = pool_size
         self.retries = max(0, retries)
@@ -78,6 +75,7 @@ class HttpClient:
 
     @property
     def session(self) -> requests.Session:
+        install_log_filters()  # on first use: a solve from local channels never imports logging
         if self._session is None:
             self._session = make_session(self._pool_size)
         return self._session

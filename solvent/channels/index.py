@@ -9,13 +9,10 @@ batches instead of one request per ``records()`` call.
 
 from __future__ import annotations
 
-import datetime as _dt
 import fnmatch
-import logging
 import os
 import threading
 import time
-from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
 from ..errors import ChannelError, InvalidRecord
@@ -23,18 +20,20 @@ from .cache import RepodataCache
 from .channel import Channel, env_channel_alias, expand_channels
 from .fetch import RepodataFetcher, Source, SubdirResult
 from .http import HttpClient
+from .log import log
 from .progress import Progress
 from .redact import redact
 from .repodata import dep_name
 from .shards import ShardedSubdir
 
 if TYPE_CHECKING:
+    import datetime as _dt
+    from concurrent.futures import Executor, ThreadPoolExecutor
+
     import requests
 
     from ..match_spec import MatchSpec
     from ..record import PackageRecord
-
-log = logging.getLogger("solvent.channels")
 
 OFFLINE_ENV = "SOLVENT_OFFLINE"
 
@@ -47,11 +46,13 @@ def to_epoch_ms(value: _dt.datetime | int | float | None) -> int | None:
     """A cutoff in epoch milliseconds; naive datetimes are taken as UTC."""
     if value is None:
         return None
-    if isinstance(value, _dt.datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=_dt.timezone.utc)
-        return int(value.timestamp() * 1000)
-    return int(value)
+    if isinstance(value, (int, float)):
+        return int(value)
+    if value.tzinfo is None:
+        import datetime as _dt
+
+        value = value.replace(tzinfo=_dt.timezone.utc)
+    return int(value.timestamp() * 1000)
 
 
 class _Loaded:
@@ -122,6 +123,8 @@ class ChannelIndex:
 
     def _pool(self) -> Executor:
         if self._executor is None:
+            from concurrent.futures import ThreadPoolExecutor
+
             self._executor = ThreadPoolExecutor(self.max_workers, thread_name_prefix="solvent-fetch")
         return self._executor
 
@@ -152,7 +155,12 @@ class ChannelIndex:
                     progress.step(f"{job[0]}/{job[1]}")
                     return result
 
-                results = list(self._pool().map(one, jobs))
+                if all(channel.is_local for channel, _ in jobs):
+                    # Reading local files is CPU work under the GIL: threads would only add their
+                    # start-up and switching (and the import of concurrent.futures).
+                    results = [one(job) for job in jobs]
+                else:
+                    results = list(self._pool().map(one, jobs))
             finally:
                 progress.close()
             self.results = results

@@ -8,10 +8,12 @@ channels catches them in shapes the patterns miss (percent-encoded, inside a lib
 
 from __future__ import annotations
 
-import logging
 import re
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import logging
 
 TOKEN_PLACEHOLDER = "<TOKEN>"
 PASSWORD_PLACEHOLDER = "<PASSWORD>"
@@ -59,29 +61,30 @@ def strip_secrets(url: str) -> str:
     return re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]+@", r"\1", out)
 
 
-class RedactingFilter(logging.Filter):
+def _redact_record(record: logging.LogRecord) -> bool:
     """Redacts records of loggers we do not own (urllib3 logs request lines, tokens included)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:  # a malformed third-party record: leave it to logging's own handling
-            return True
-        cleaned = redact(message)
-        if cleaned != message:
-            record.msg = cleaned
-            record.args = None
+    try:
+        message = record.getMessage()
+    except Exception:  # a malformed third-party record: leave it to logging's own handling
         return True
+    cleaned = redact(message)
+    if cleaned != message:
+        record.msg = cleaned
+        record.args = None
+    return True
 
 
 _installed = False
 
 
 def install_log_filters() -> None:
-    """Attach :class:`RedactingFilter` to the HTTP loggers once per process."""
+    """Attach the redacting filter to the HTTP loggers once per process. Called when an HTTP client
+    is made, so a solve that never goes online never imports :mod:`logging` for it."""
     global _installed
     if _installed:
         return
     _installed = True
+    import logging
+
     for name in ("urllib3.connectionpool", "urllib3.util.retry", "requests"):
-        logging.getLogger(name).addFilter(RedactingFilter())
+        logging.getLogger(name).addFilter(_redact_record)

@@ -14,7 +14,6 @@ holds, per name, one msgpack list of ``[fn, entry]`` pairs with the ``.conda``-b
 from __future__ import annotations
 
 import json
-import logging
 import mmap
 import os
 import re
@@ -29,10 +28,9 @@ import msgpack
 
 from ..errors import RepodataError
 from ..string_match import split_features
+from .log import log
 from .redact import redact
 from .repodata_stream import PACKAGE_KEYS, iter_repodata
-
-log = logging.getLogger("solvent.channels")
 
 # Version 2 added ``track_features`` to the header; an index of another version is rebuilt.
 MAGIC = b"SLVIDX2\n"

@@ -10,22 +10,20 @@ only the small index is revalidated, and a solve downloads just the names it can
 from __future__ import annotations
 
 import hashlib
-import logging
 import threading
-from concurrent.futures import Executor
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 from urllib.parse import urljoin, urlsplit
 
 import msgpack
-import zstandard
 
 from ..errors import CacheError, RepodataError
 from .cache import RepodataCache, atomic_write
 from .redact import redact
 from .repodata import RawEntry, group_packages, names_tracking, package_base_url
 
-log = logging.getLogger("solvent.channels")
+if TYPE_CHECKING:
+    from concurrent.futures import Executor
 
 SHARD_INDEX_FN = "repodata_shards.msgpack.zst"
 # Guards against zstd bombs when a frame does not declare its size.
@@ -35,6 +33,8 @@ MAX_INDEX_SIZE = 256 * 2**20
 
 def decompress_zst(data: bytes, source: str, max_size: int = 2**34) -> bytes:
     """Decompress one zstd frame; a cut-off or corrupt frame is a RepodataError naming ``source``."""
+    import zstandard  # imported on first use: a solve from an uncompressed local channel never needs it
+
     try:
         dobj = zstandard.ZstdDecompressor().decompressobj()
         out = dobj.decompress(data)
@@ -192,6 +192,8 @@ def make_shards(
         for fn, entry in (repodata.get(key) or {}).items():
             shard = per_name.setdefault(entry["name"], {"packages": {}, "packages.conda": {}})
             shard[key][fn] = entry
+    import zstandard
+
     compressor = zstandard.ZstdCompressor(level=level)
     shards: dict[str, bytes] = {}
     hashes: dict[str, bytes] = {}
