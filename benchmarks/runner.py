@@ -150,6 +150,48 @@ def _run_child(cmd: list[str], timeout: float) -> tuple[dict[str, Any] | None, f
         return None, wall, (proc.stderr or proc.stdout)[-1500:]
 
 
+def solvent_python() -> str:
+    """The interpreter solvent's children run under: a venv of its own, as the peers have theirs.
+
+    The peers run from virtual environments whose site-packages hold nothing but their packages.
+    The interpreter running the benchmarks may carry start-up hooks of its machine (``.pth`` files:
+    this one's sandbox has one that imports certifi to patch its CA bundle, about 10 ms of every
+    process, net of the modules solvent imports anyway), which no user of solvent pays. This venv
+    (made once, ``--without-pip``) reaches the repository and the benchmark interpreter's installed
+    packages through a plain path file, so those directories' own ``.pth`` hooks do not run.
+    ``SOLVENT_BENCH_PYTHON`` names another interpreter; if the venv cannot be made, the current
+    one is used.
+    """
+    given = os.environ.get("SOLVENT_BENCH_PYTHON")
+    if given:
+        return given
+    import sysconfig
+    import venv
+
+    tag = f"py{sys.version_info.major}{sys.version_info.minor}"
+    home = PEERS / f"solvent-venv-{tag}" if PEERS.is_dir() else ROOT / "benchmarks" / "results" / f".venv-{tag}"
+    python = home / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    paths = [str(ROOT), *sorted({sysconfig.get_paths()[k] for k in ("purelib", "platlib")})]
+    try:
+        if not python.exists():
+            venv.EnvBuilder(with_pip=False, symlinks=os.name != "nt").create(home)
+        site_dir = Path(
+            subprocess.run(
+                [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.strip()
+        )
+        pth = site_dir / "solvent-bench.pth"
+        text = "".join(f"{p}\n" for p in paths)
+        if not pth.is_file() or pth.read_text() != text:
+            pth.write_text(text)
+    except (OSError, subprocess.CalledProcessError):
+        return sys.executable
+    return str(python)
+
+
 def solvent_job(problem: Problem, solver: str, **extra: Any) -> dict[str, Any]:
     """What ``benchmarks.solve_one`` is given to run ``problem`` with a solvent variant."""
     backend, policy = SOLVENT_VARIANTS[solver]
@@ -165,10 +207,19 @@ def solvent_job(problem: Problem, solver: str, **extra: Any) -> dict[str, Any]:
     )
 
 
+_SOLVENT_PYTHON: list[str] = []
+
+
+def _solvent_python() -> str:
+    if not _SOLVENT_PYTHON:
+        _SOLVENT_PYTHON.append(solvent_python())
+    return _SOLVENT_PYTHON[0]
+
+
 def solve_once(problem: Problem, solver: str, timeout: float) -> Run:
     if solver in SOLVENT_VARIANTS:
         job = solvent_job(problem, solver)
-        cmd = [sys.executable, "-m", "benchmarks.solve_one", json.dumps(job)]
+        cmd = [_solvent_python(), "-m", "benchmarks.solve_one", json.dumps(job)]
     elif solver in PEER_SOLVERS:
         if solver == "libsolv":  # its own venv (setup_libsolv.sh); the script would re-exec into it
             python, script = PEERS / "libsolv-venv" / "bin" / "python", LIBSOLV_SCRIPT
@@ -349,7 +400,12 @@ def run_suite(
 def machine_info() -> dict[str, Any]:
     import platform
 
-    info: dict[str, Any] = {"python": platform.python_version(), "cpus": os.cpu_count(), "system": platform.platform()}
+    info: dict[str, Any] = {
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "system": platform.platform(),
+        "solvent_python": _solvent_python(),
+    }
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
