@@ -36,6 +36,8 @@ _RUNS = re.compile(r"[0-9]+|\*+|[^0-9*]+")
 _INF = float("inf")
 _END: tuple = (1,)
 _ZERO_COMPONENT_KEY: Key = (_END,)
+# "1.26.4": no epoch, letters, separators but dots, or local part (most versions in repodata)
+_PLAIN = re.compile(r"[0-9]+(?:\.[0-9]+)*")
 
 
 class _VersionSyntaxError(InvalidVersion):
@@ -134,10 +136,32 @@ class VersionOrder:
     """
 
     __slots__ = ("_lkeys", "_vkeys", "epoch", "key", "local", "norm", "original", "version")
+    original: str
+    norm: str
+    epoch: int
+    version: tuple[Component, ...]
+    local: tuple[Component, ...]
+    _vkeys: tuple[Key, ...]
+    _lkeys: tuple[Key, ...]
+    key: Key
 
     def __init__(self, vstr: str) -> None:
         if not isinstance(vstr, str):
             raise TypeError(f"a version must be a string, not {type(vstr).__name__}: {vstr!r}")
+        if _PLAIN.fullmatch(vstr) is not None:
+            # The common shape, parsed without the general path's checks and runs: a cold solve
+            # parses a few thousand versions, and this was most of their cost. Same fields.
+            numbers = [int(piece) for piece in vstr.split(".")]
+            ckeys = [((2, 0, n), _END) if n else _ZERO_COMPONENT_KEY for n in numbers]
+            ckeys.insert(0, _ZERO_COMPONENT_KEY)  # the epoch
+            self.original = self.norm = vstr
+            self.epoch = 0
+            self.version = ((0,), *[(n,) for n in numbers])
+            self.local = ()
+            self._vkeys = vkeys = tuple(ckeys)
+            self._lkeys = ()
+            self.key = (_sequence_key(vkeys), _ZERO_COMPONENT_KEY)
+            return
         stripped = vstr.strip()
         lead = len(vstr) - len(vstr.lstrip())
         if not stripped:
@@ -173,11 +197,11 @@ class VersionOrder:
         self.original = vstr
         self.norm = norm
         self.epoch = int(epoch_text)
-        self.version: tuple[Component, ...] = tuple(version)
-        self.local: tuple[Component, ...] = tuple(local)
+        self.version = tuple(version)
+        self.local = tuple(local)
         self._vkeys = tuple(component_key(c) for c in version)
         self._lkeys = tuple(component_key(c) for c in local)
-        self.key: Key = (_sequence_key(self._vkeys), _sequence_key(self._lkeys))
+        self.key = (_sequence_key(self._vkeys), _sequence_key(self._lkeys))
 
     # -- ordering: everything goes through the precomputed key -------------------------------
     def __eq__(self, other: object) -> bool:

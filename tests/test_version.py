@@ -389,3 +389,24 @@ def test_comparison_with_other_types() -> None:
     assert VersionOrder("1.0").__eq__("1.0") is NotImplemented
     with pytest.raises(TypeError):
         _ = VersionOrder("1.0") < "2.0"  # type: ignore[operator]
+
+
+@settings(max_examples=400)
+@given(st.lists(st.from_regex(r"[0-9]{1,6}", fullmatch=True), min_size=1, max_size=7))
+def test_plain_versions_parse_as_the_general_path_does(pieces: list[str]) -> None:
+    """``1.26.4``-shaped versions take a shortcut in the parser; every field must be what the
+    general path computes (checked by disabling the shortcut)."""
+    import re
+
+    import solvent.version as module
+
+    text = ".".join(pieces)
+    fast = VersionOrder(text)
+    shortcut = module._PLAIN
+    module._PLAIN = re.compile(r"(?!)")
+    try:
+        general = VersionOrder(text)
+    finally:
+        module._PLAIN = shortcut
+    for slot in VersionOrder.__slots__:
+        assert getattr(fast, slot) == getattr(general, slot), slot
