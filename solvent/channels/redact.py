@@ -78,8 +78,9 @@ _installed = False
 
 
 def install_log_filters() -> None:
-    """Attach the redacting filter to the HTTP loggers once per process. Called when an HTTP client
-    is made, so a solve that never goes online never imports :mod:`logging` for it."""
+    """Attach the redacting filter to the HTTP loggers once per process. Called when an HTTP
+    session is first used, before any request, so a solve that never goes online never imports
+    :mod:`logging` for it."""
     global _installed
     if _installed:
         return
