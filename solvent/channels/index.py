@@ -1,7 +1,7 @@
 """``ChannelIndex``: every channel subdir of a solve behind one lazy ``records(name)``.
 
 Loading is split so that a solve pays only for what it reaches: subdirs are fetched once, in parallel
-(full repodata is indexed on disk by name, sharded subdirs only fetch their small shard index), and
+when any is remote (full repodata is indexed on disk by name, sharded subdirs only fetch their small shard index), and
 ``PackageRecord`` objects are built per name on first request. ``prefetch(specs)`` walks the
 dependency closure so that sharded channels download the shards a solve will need in parallel
 batches instead of one request per ``records()`` call.
@@ -143,7 +143,8 @@ class ChannelIndex:
         self.close()
 
     def load(self) -> None:
-        """Fetch (or open from cache) every channel subdir, in parallel. Idempotent."""
+        """Fetch (or open from cache) every channel subdir, in parallel unless all are local.
+        Idempotent."""
         with self._lock:
             if self._loaded is not None:
                 return
