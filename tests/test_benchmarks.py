@@ -257,3 +257,23 @@ def test_embed_in_docs_replaces_only_its_block(tmp_path: Path) -> None:
     (missing / "report.md").write_text("x\n")
     with pytest.raises(SystemExit, match="no <!-- results:missing -->"):
         embed_in_docs(missing, docs)
+
+
+def test_solvent_runs_from_a_venv_of_its_own(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Like the peers: a venv (so the benchmark interpreter's own ``.pth`` start-up hooks do not
+    run in it) from which this repository and the installed packages are still importable."""
+    import subprocess
+
+    import benchmarks.runner as runner
+
+    monkeypatch.setattr(runner, "PEERS", tmp_path)
+    monkeypatch.delenv("SOLVENT_BENCH_PYTHON", raising=False)
+    python = runner.solvent_python()
+    assert Path(python).is_relative_to(tmp_path)
+    probe = "import sys, msgpack, solvent; print(solvent.__file__); print(sys.prefix != sys.base_prefix)"
+    out = subprocess.run([python, "-c", probe], capture_output=True, text=True, check=True, cwd=tmp_path)
+    where, in_venv = out.stdout.split()
+    assert Path(where).is_relative_to(runner.ROOT) and in_venv == "True"
+    assert runner.solvent_python() == python  # made once, then reused
+    monkeypatch.setenv("SOLVENT_BENCH_PYTHON", "/opt/some/python")
+    assert runner.solvent_python() == "/opt/some/python"
