@@ -74,23 +74,24 @@ def parse_specs(specs: Iterable[SpecLike]) -> list[MatchSpec]:
 
 
 def to_epoch_ms(value: datetime | str | int | float | None) -> int | None:
-    """``exclude_newer`` as milliseconds since the epoch (repodata timestamps are in ms)."""
+    """``exclude_newer`` as milliseconds since the epoch (repodata timestamps are in ms): an ISO
+    date string parsed here, the rest converted as :class:`ChannelIndex` converts its cutoff."""
     if value is None:
         return None
     if isinstance(value, (int, float)):
         return int(value)
-    from datetime import datetime, timezone  # 2 ms that only a cutoff needs
+    from solvent.channels.index import to_epoch_ms as cutoff_ms  # only a date needs it
 
     if isinstance(value, str):
+        from datetime import datetime
+
         try:
             value = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
             raise InvalidInput(
                 f"invalid date {value!r}: expected an ISO date such as 2024-05-01 or 2024-05-01T12:00:00Z"
             ) from None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return int(value.timestamp() * 1000)
+    return cutoff_ms(value)
 
 
 class _WithInstalled:
