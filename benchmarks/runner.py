@@ -13,6 +13,7 @@ solver's answer, peers included).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
@@ -207,13 +208,10 @@ def solvent_job(problem: Problem, solver: str, **extra: Any) -> dict[str, Any]:
     )
 
 
-_SOLVENT_PYTHON: list[str] = []
-
-
+@functools.cache
 def _solvent_python() -> str:
-    if not _SOLVENT_PYTHON:
-        _SOLVENT_PYTHON.append(solvent_python())
-    return _SOLVENT_PYTHON[0]
+    """solvent_python() once per run: it asks the venv for its site directory."""
+    return solvent_python()
 
 
 def solve_once(problem: Problem, solver: str, timeout: float) -> Run:
