@@ -1,6 +1,6 @@
 """Run a problem suite through solvent and the reference solvers, each solve in a fresh process.
 
-Every solve is a subprocess (solvent via ``benchmarks.solve_one``, conda's classic solver and rattler
+Every solve is a subprocess (solvent via ``benchmarks/solve_one.py``, conda's classic solver and rattler
 via ``peer_solve.py`` in the peers' environment, libsolv via ``peer_libsolv.py`` in its own), so each
 measurement includes interpreter start and imports, as a user running a command would see. Recorded
 per solve: wall time (total), load and solve time where the solver reports them, the time spent inside
@@ -20,6 +20,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -33,6 +34,7 @@ SHARED = Path(os.environ.get("SOLVENT_SHARED", ROOT.parent / "shared"))
 PEERS = Path(os.environ.get("SOLVENT_PEERS", Path.home() / ".cache" / "solvent-peers"))
 PEER_SCRIPT = SHARED / "peers" / "peer_solve.py"
 LIBSOLV_SCRIPT = SHARED / "peers" / "peer_libsolv.py"
+SOLVE_ONE = Path(__file__).resolve().parent / "solve_one.py"
 
 DEFAULT_VIRTUAL = {  # the same typical machines peer_solve.py assumes, so every solver gets the same facts
     "linux-64": ["__unix=0=0", "__linux=5.10=0", "__glibc=2.36=0", "__archspec=1=x86_64"],
@@ -194,7 +196,7 @@ def solvent_python() -> str:
 
 
 def solvent_job(problem: Problem, solver: str, **extra: Any) -> dict[str, Any]:
-    """What ``benchmarks.solve_one`` is given to run ``problem`` with a solvent variant."""
+    """What ``benchmarks/solve_one.py`` is given to run ``problem`` with a solvent variant."""
     backend, policy = SOLVENT_VARIANTS[solver]
     return dict(
         specs=problem.specs,
@@ -215,9 +217,14 @@ def _solvent_python() -> str:
 
 
 def solve_once(problem: Problem, solver: str, timeout: float) -> Run:
+    cache: tempfile.TemporaryDirectory[str] | None = None
     if solver in SOLVENT_VARIANTS:
-        job = solvent_job(problem, solver)
-        cmd = [_solvent_python(), "-m", "benchmarks.solve_one", json.dumps(job)]
+        # Run as a script, as the peers' scripts are (``-m`` imports runpy first), with an empty
+        # cache directory made here: the child's own temporary directory cost it the import of
+        # tempfile, shutil and random, which no solvent command needs.
+        cache = tempfile.TemporaryDirectory(prefix="solvent-bench-cache-")
+        job = solvent_job(problem, solver, cache_dir=cache.name)
+        cmd = [_solvent_python(), str(SOLVE_ONE), json.dumps(job)]
     elif solver in PEER_SOLVERS:
         if solver == "libsolv":  # its own venv (setup_libsolv.sh); the script would re-exec into it
             python, script = PEERS / "libsolv-venv" / "bin" / "python", LIBSOLV_SCRIPT
@@ -250,7 +257,11 @@ def solve_once(problem: Problem, solver: str, timeout: float) -> Run:
         cmd += problem.specs
     else:
         raise SystemExit(f"unknown solver {solver!r}")
-    out, wall, err = _run_child(cmd, timeout)
+    try:
+        out, wall, err = _run_child(cmd, timeout)
+    finally:
+        if cache is not None:
+            cache.cleanup()
     if out is None:
         return Run(problem.name, solver, "timeout" if err == "timeout" else "error", total_s=wall, error=err)
     ok = bool(out.get("ok"))

@@ -258,13 +258,13 @@ def _solve_cached(problem: Problem, solver: str, timeout: float, cache: str) -> 
     """A solvent run with a given cache directory (cold when empty, warm after)."""
     import subprocess
 
-    from benchmarks.runner import solvent_job
+    from benchmarks.runner import SOLVE_ONE, solvent_job
 
     job = solvent_job(problem, solver, cache_dir=cache)
     t0 = time.perf_counter()
     try:
         proc = subprocess.run(
-            [sys.executable, "-m", "benchmarks.solve_one", json.dumps(job)],
+            [sys.executable, str(SOLVE_ONE), json.dumps(job)],
             capture_output=True,
             text=True,
             timeout=timeout,

@@ -17,6 +17,7 @@ from solvent.channels.channel import parse_channel
 from solvent.channels.fetch import RepodataFetcher, SubdirResult
 from solvent.channels.http import HttpClient
 from solvent.channels.index import ChannelIndex
+from solvent.channels.repodata import SubdirIndex
 from solvent.errors import CacheError, ChannelError, FetchError, RepodataError
 from tests.channel_server import ChannelServer, entry, repodata
 from tests.conftest import shared_path
@@ -323,6 +324,38 @@ def test_local_channel_read_in_place(tmp_path: Path) -> None:
     assert [p.name for p in (tmp_path / "c" / "repodata").glob("*.json") if not p.name.endswith(".state.json")] == []
     # offline mode still reads local channels
     assert names_of(make_fetcher(tmp_path / "c", offline=True).load(parse_channel(str(chan)), "noarch")) == {"c"}
+
+
+def test_index_cut_short_is_rebuilt(server: ChannelServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The cache's files are renamed into place without a flush to disk, so a machine crash can
+    # leave an index shorter than its header says. Opening it must notice and rebuild it, for a
+    # local channel (from the file) and a remote one (from the cached payload, offline), instead
+    # of failing on a corrupt entry in the middle of a solve.
+    import os
+
+    flushed: list[int] = []
+    monkeypatch.setattr(os, "fsync", lambda fd: flushed.append(fd))
+    chan = tmp_path / "chan"
+    (chan / "noarch").mkdir(parents=True)
+    (chan / "noarch" / "repodata.json").write_text(json.dumps(SIMPLE))
+    publish(server, "remote", "noarch", SIMPLE)
+    cache = tmp_path / "c"
+    assert names_of(make_fetcher(cache).load(parse_channel(str(chan)), "noarch")) == {"a", "b"}
+    assert names_of(load(make_fetcher(cache), server.channel_url("remote"))) == {"a", "b"}
+    assert flushed == []  # derived files: no fsync
+    indexes = sorted((cache / "repodata").glob("*.idx"))
+    assert len(indexes) == 2
+    whole = {path: path.read_bytes() for path in indexes}
+    for path, blob in whole.items():
+        path.write_bytes(blob[:-3])
+    local = make_fetcher(cache).load(parse_channel(str(chan)), "noarch")
+    remote = load(make_fetcher(cache, offline=True), server.channel_url("remote"))
+    for result in (local, remote):
+        assert result.source is not None
+        assert [fn for fn, _ in result.source.raw("b")] == ["b-2.0-0.tar.bz2"]
+    assert {path: path.read_bytes() for path in indexes} == whole  # rebuilt, byte for byte
+    with pytest.raises(RepodataError, match="truncated index"):
+        SubdirIndex(whole[indexes[0]][:-1], url="u", subdir="noarch", source="x")
 
 
 def test_local_channel_corrupt_json(tmp_path: Path) -> None:

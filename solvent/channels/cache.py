@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Iterator
@@ -44,9 +43,13 @@ def default_cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir("solvent"))
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` so readers see either the old file or the whole new one, never a mix."""
-    write_atomic(path, data)
+def atomic_write(path: Path, data: bytes, *, durable: bool = True) -> None:
+    """Write ``data`` so readers see either the old file or the whole new one, never a mix.
+
+    The cache's own files pass ``durable=False``: each is checked when read (see
+    :func:`solvent.atomic.write_atomic`), so a crash costs a rebuild, not a wrong answer, and the
+    flush would cost every cold solve a few milliseconds per subdir."""
+    write_atomic(path, data, durable=durable)
 
 
 def sha256_hex(data: bytes) -> str:
@@ -92,10 +95,10 @@ class CacheEntry:
         state = dict(state, version=STATE_VERSION, url=self.url)
         text = json.dumps(state, indent=1, sort_keys=True)
         # Belt and braces: nothing written to the cache may carry a secret.
-        atomic_write(self.state_path, redact(text).encode("utf-8"))
+        atomic_write(self.state_path, redact(text).encode("utf-8"), durable=False)
 
     def write(self, path: Path, data: bytes) -> None:
-        atomic_write(path, data)
+        atomic_write(path, data, durable=False)
 
 
 class _EntryLock:
@@ -145,8 +148,9 @@ class RepodataCache:
             try:
                 self.repodata_dir.mkdir(parents=True, exist_ok=True)
                 self.shards_dir.mkdir(parents=True, exist_ok=True)
-                with tempfile.TemporaryFile(dir=self.repodata_dir):
-                    pass
+                probe = self.repodata_dir / f".probe.{os.getpid()}.{os.urandom(4).hex()}"
+                os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+                os.unlink(probe)
                 self._writable = True
             except OSError:
                 self._writable = False
@@ -174,7 +178,7 @@ class RepodataCache:
         path = self.shard_path(sha256)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write(path, data)
+            atomic_write(path, data, durable=False)  # read_shard checks the hash
         except OSError:
             pass  # a read-only cache only costs a refetch next time
 

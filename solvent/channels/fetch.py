@@ -228,7 +228,9 @@ class RepodataFetcher:
             raise RepodataError(f"cannot read {source}: {exc.strerror}") from None
         if fmt == "zst":
             data = decompress_zst(data, source)
-        return build_index(data, source, sha256_hex(data))
+        # A local file's index is keyed on its mtime and size (the state's "local" signature), so
+        # no digest of it is kept: hashing a big local channel would cost every cold read.
+        return build_index(data, source)
 
     # --- opening cached entries -------------------------------------------------------------------
 

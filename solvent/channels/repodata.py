@@ -5,8 +5,8 @@ the tens of thousands of names. So after a download the JSON is parsed once and 
 
     MAGIC (8 bytes) | header length (8 bytes, little endian) | msgpack header | body
 
-The header holds ``info``, the payload's sha256, ``track_features: feature -> names`` and
-``names: name -> [offset, length, count]``; the body
+The header holds ``info``, the payload's sha256, ``track_features: feature -> names``,
+``names: name -> [offset, length, count]`` and the body's size; the body
 holds, per name, one msgpack list of ``[fn, entry]`` pairs with the ``.conda``-beats-``.tar.bz2`` and
 ``removed`` rules already applied. Later runs read the header only and decode one name at a time.
 """
@@ -63,10 +63,14 @@ def _hexify(entry: dict) -> dict:
     return entry
 
 
-def group_packages(document: Mapping[str, Any], source: str) -> tuple[dict[str, list[RawEntry]], int]:
+def group_packages(
+    document: Mapping[str, Any], source: str, *, binary_digests: bool = False
+) -> tuple[dict[str, list[RawEntry]], int]:
     """Entries of a repodata document (or shard) grouped by name, ``.conda`` winning per stem.
 
     Returns the groups and the number of skipped malformed entries (each logged with the source).
+    ``binary_digests``: the document is msgpack (a CEP-16 shard), whose md5 and sha256 may be raw
+    bytes; JSON has none, and checking every entry of a big subdir for them is not free.
     """
     removed = document.get("removed") or ()
     removed_set = set(removed) if isinstance(removed, (list, tuple)) else set()
@@ -85,8 +89,17 @@ def group_packages(document: Mapping[str, Any], source: str) -> tuple[dict[str, 
                 continue
             if fn in removed_set:
                 continue
-            # Later keys win: packages.conda is read after packages.
-            by_stem[_stem(fn)] = (fn, _hexify(entry))
+            if binary_digests:
+                _hexify(entry)
+            # Later keys win: packages.conda is read after packages. (_stem, inlined: this loop
+            # runs once per entry of the subdir on every cold read.)
+            if fn.endswith(".conda"):
+                stem = fn[:-6]
+            elif fn.endswith(".tar.bz2"):
+                stem = fn[:-8]
+            else:
+                stem = fn
+            by_stem[stem] = (fn, entry)
     groups: dict[str, list[RawEntry]] = {}
     for fn, entry in by_stem.values():
         groups.setdefault(entry["name"], []).append((fn, entry))
@@ -138,7 +151,7 @@ def build_index(data: bytes, source: str, payload_sha256: str = "", stream_above
                 skipped += 1
                 log.warning("%s: skipping malformed entry %s", redact(source), redact(repr(fn))[:200])
                 continue
-            packed = packer.pack(_hexify(value))
+            packed = packer.pack(value)
             chosen[key].append((fn, value["name"], packed, split_features(value.get("track_features"))))
     except (UnicodeDecodeError, ValueError):
         # parse_json names what is wrong precisely; were the document valid after all, the
@@ -225,6 +238,9 @@ def _assemble(
             # feature -> names with a record that tracks it: finding trackers reads no entry
             "track_features": {f: sorted(trackers[f]) for f in sorted(trackers)},
             "names": names,
+            # the body's size: a file cut short (a crash before the cache's unflushed write
+            # reached the disk) is caught on opening, not as a corrupt entry halfway through a solve
+            "body_size": len(body),
         },
         use_bin_type=True,
     )
@@ -276,6 +292,11 @@ class SubdirIndex:
         except Exception as exc:
             raise RepodataError(f"{redact(source)}: corrupt index header ({exc})") from None
         self._body_start = 16 + length
+        body_size = header.get("body_size")
+        if body_size is not None and len(blob) != self._body_start + body_size:
+            raise RepodataError(
+                f"{redact(source)}: truncated index ({len(blob)} bytes, expected {self._body_start + body_size})"
+            )
         self.info: dict[str, Any] = header.get("info") or {}
         self.sha256: str = header.get("sha256") or ""
         self.skipped: int = header.get("skipped", 0)

@@ -171,7 +171,7 @@ class ShardedSubdir:
         document = _unpack(decompress_zst(data, url, MAX_SHARD_SIZE), url, "shard")
         if not isinstance(document, dict):
             raise RepodataError(f"corrupt shard from {redact(url)}: not a map")
-        groups, _ = group_packages(document, url)
+        groups, _ = group_packages(document, url, binary_digests=True)
         # A shard should hold only its own name; anything else is ignored rather than misfiled.
         return groups.get(name, [])
 
