@@ -7,12 +7,12 @@ solver itself talks to a :class:`~solvent.solver.provider.RecordSource` and know
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable, Sequence, Union
 
 from solvent.errors import InvalidInput
 from solvent.match_spec import MatchSpec, parse_match_spec
 from solvent.record import PackageRecord
+from solvent.slots import SlotValue
 from solvent.solver.provider import Provider, RecordSource, requested_features
 from solvent.solver.resolver import UPDATE_MODIFIERS, ResolveStats
 
@@ -23,16 +23,26 @@ SpecLike = Union[str, MatchSpec]
 BACKENDS = ("cdcl", "pycosat", "resolvelib")
 
 
-@dataclass
-class Solution:
+class Solution(SlotValue):
     """The records to install for a request, and how long finding them took."""
 
-    packages: list[PackageRecord]
-    specs: list[MatchSpec]
-    platform: str
-    virtual_packages: list[PackageRecord]
-    timings: dict[str, float] = field(default_factory=dict)
-    stats: ResolveStats | None = None
+    __slots__ = ("packages", "platform", "specs", "stats", "timings", "virtual_packages")
+
+    def __init__(
+        self,
+        packages: list[PackageRecord],
+        specs: list[MatchSpec],
+        platform: str,
+        virtual_packages: list[PackageRecord],
+        timings: dict[str, float] | None = None,
+        stats: ResolveStats | None = None,
+    ) -> None:
+        self.packages = packages
+        self.specs = specs
+        self.platform = platform
+        self.virtual_packages = virtual_packages
+        self.timings: dict[str, float] = {} if timings is None else timings
+        self.stats = stats
 
     def names(self) -> list[str]:
         return [r.name for r in self.packages]

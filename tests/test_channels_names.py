@@ -170,3 +170,20 @@ def test_channel_equality_and_hash() -> None:
     assert parse_channel("conda-forge") == parse_channel("https://conda.anaconda.org/conda-forge")
     assert len({parse_channel("conda-forge"), parse_channel("conda-forge/")}) == 1
     assert isinstance(parse_channel(parse_channel("x")), Channel)
+
+
+def test_channel_is_an_immutable_value_that_survives_pickle_and_copy() -> None:
+    import copy
+    import pickle
+
+    channel = parse_channel("https://user:pw@h.example/t/tk-value-7/chan/label/dev")
+    assert channel.token == "tk-value-7" and channel.auth == "user:pw"
+    with pytest.raises(AttributeError, match="immutable"):
+        channel.base_url = "https://elsewhere"  # type: ignore[misc]
+    for clone in (copy.copy(channel), copy.deepcopy(channel), pickle.loads(pickle.dumps(channel))):
+        assert clone == channel and hash(clone) == hash(channel)
+        assert (clone.token, clone.auth, clone.token_location) == (channel.token, channel.auth, channel.token_location)
+    # equality ignores where the token goes back in; the secrets never reach repr
+    assert channel != parse_channel("https://h.example/chan/label/dev")
+    assert "tk-value-7" not in repr(channel) and "pw" not in repr(channel)
+    assert repr(channel).startswith("Channel(") and "h.example/chan/label/dev" in repr(channel)

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 from urllib.parse import quote, unquote, urlsplit
 
 from ..errors import ChannelError
 from ..platforms import KNOWN_PLATFORMS
+from ..slots import SlotValue
 from .redact import PASSWORD_PLACEHOLDER, TOKEN_PLACEHOLDER, redact, register_secret
 
 
@@ -41,17 +41,55 @@ _SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _WINDOWS_PATH_RE = re.compile(r"^[A-Za-z]:[\\/]|^\\\\")
 
 
-@dataclass(frozen=True)
-class Channel:
-    """One channel location. Secrets live only in ``token``/``auth`` and never in ``str()``/``repr()``."""
+class Channel(SlotValue):
+    """One channel location. Secrets live only in ``token``/``auth`` and never in ``str()``/``repr()``.
+
+    Immutable and hashable: channels key the index's priorities and the cache."""
+
+    __slots__ = ("auth", "base_url", "canonical_name", "platform", "token", "token_location")
+    _hidden = frozenset({"token", "auth", "token_location"})
+    _uncompared = frozenset({"token_location"})
 
     canonical_name: str
     base_url: str  # no credentials, no trailing slash
-    token: str | None = field(default=None, repr=False)
-    auth: str | None = field(default=None, repr=False)  # "user:password"
-    platform: str | None = None  # a subdir written into the channel URL itself
+    token: str | None
+    auth: str | None  # "user:password"
+    platform: str | None  # a subdir written into the channel URL itself
     # Where ``/t/<token>`` goes back in: the alias or host part of the URL (None: right after the host).
-    token_location: str | None = field(default=None, repr=False, compare=False)
+    token_location: str | None
+
+    def __init__(
+        self,
+        canonical_name: str,
+        base_url: str,
+        token: str | None = None,
+        auth: str | None = None,
+        platform: str | None = None,
+        token_location: str | None = None,
+    ) -> None:
+        setter = object.__setattr__
+        setter(self, "canonical_name", canonical_name)
+        setter(self, "base_url", base_url)
+        setter(self, "token", token)
+        setter(self, "auth", auth)
+        setter(self, "platform", platform)
+        setter(self, "token_location", token_location)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}: a Channel is immutable")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r}: a Channel is immutable")
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __reduce__(self) -> tuple[type[Channel], tuple[str | None, ...]]:
+        # pickle and copy would restore the slots through __setattr__, which refuses
+        return (
+            Channel,
+            (self.canonical_name, self.base_url, self.token, self.auth, self.platform, self.token_location),
+        )
 
     def __str__(self) -> str:
         return self.canonical_name

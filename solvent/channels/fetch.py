@@ -15,11 +15,11 @@ A subdir whose files all answer 4xx is *missing* (not an error here: ChannelInde
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Union
 
 from ..errors import CacheError, FetchError, RepodataError
+from ..slots import SlotValue
 from .cache import CacheEntry, RepodataCache, now, sha256_hex
 from .channel import Channel
 from .http import HttpClient, Response, TruncatedDownload
@@ -32,15 +32,24 @@ RECHECK_SECONDS = 7 * 24 * 3600
 Source = Union[SubdirIndex, ShardedSubdir]
 
 
-@dataclass
-class SubdirResult:
+class SubdirResult(SlotValue):
     """The outcome for one (channel, subdir); ``source`` is None when the subdir does not exist."""
 
-    channel: Channel
-    subdir: str
-    source: Source | None
-    status: str  # fresh | not-modified | downloaded | offline | local | missing
-    http_statuses: list[int] = field(default_factory=list)
+    __slots__ = ("channel", "http_statuses", "source", "status", "subdir")
+
+    def __init__(
+        self,
+        channel: Channel,
+        subdir: str,
+        source: Source | None,
+        status: str,  # fresh | not-modified | downloaded | offline | local | missing
+        http_statuses: list[int] | None = None,
+    ) -> None:
+        self.channel = channel
+        self.subdir = subdir
+        self.source = source
+        self.status = status
+        self.http_statuses = [] if http_statuses is None else http_statuses
 
 
 def max_age(cache_control: str | None) -> int:

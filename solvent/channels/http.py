@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Mapping, Union
 
 from ..errors import FetchError
+from ..slots import SlotValue
 from .log import log
 from .redact import install_log_filters, redact
 
@@ -25,15 +25,17 @@ class TruncatedDownload(Exception):
     """The body ended before the announced length (or the connection broke mid-body)."""
 
 
-@dataclass
-class Response:
+class Response(SlotValue):
     """What the repodata layer needs from an HTTP answer (requests' object stays internal)."""
 
-    url: str  # redacted
-    status: int
-    content: bytes = b""
-    # case-insensitive, as HTTP header names are (servers differ in spelling: ETag, etag)
-    headers: Mapping[str, str] = field(default_factory=dict)
+    __slots__ = ("content", "headers", "status", "url")
+
+    def __init__(self, url: str, status: int, content: bytes = b"", headers: Mapping[str, str] | None = None) -> None:
+        self.url = url  # redacted
+        self.status = status
+        self.content = content
+        # case-insensitive, as HTTP header names are (servers differ in spelling: ETag, etag)
+        self.headers: Mapping[str, str] = {} if headers is None else headers
 
 
 def make_session(pool_size: int = 16) -> requests.Session:

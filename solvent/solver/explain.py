@@ -17,11 +17,11 @@ name with hundreds of builds still takes one line.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
 from solvent.match_spec import MatchSpec
 from solvent.record import PackageRecord
+from solvent.slots import SlotValue
 from solvent.solver.encoding import CONSTRAINS, DEPENDS, ONE_PER_NAME, REQUEST, Encoding
 from solvent.solver.pigeonhole import PIGEONHOLE
 
@@ -31,14 +31,22 @@ MAX_CHILDREN = 8
 MAX_NODES = 40
 
 
-@dataclass
-class ConflictNode:
+class ConflictNode(SlotValue):
     """One line of the explanation and the lines under it."""
 
-    message: str
-    spec: str | None = None
-    packages: list[str] = field(default_factory=list)
-    children: list[ConflictNode] = field(default_factory=list)
+    __slots__ = ("children", "message", "packages", "spec")
+
+    def __init__(
+        self,
+        message: str,
+        spec: str | None = None,
+        packages: list[str] | None = None,
+        children: list[ConflictNode] | None = None,
+    ) -> None:
+        self.message = message
+        self.spec = spec
+        self.packages: list[str] = [] if packages is None else packages
+        self.children: list[ConflictNode] = [] if children is None else children
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"message": self.message}
@@ -51,12 +59,14 @@ class ConflictNode:
         return out
 
 
-@dataclass
-class Conflict:
+class Conflict(SlotValue):
     """The structured reason a request has no solution."""
 
-    specs: list[str]
-    roots: list[ConflictNode]
+    __slots__ = ("roots", "specs")
+
+    def __init__(self, specs: list[str], roots: list[ConflictNode]) -> None:
+        self.specs = specs
+        self.roots = roots
 
     def to_dict(self) -> dict[str, Any]:
         return {"specs": self.specs, "causes": [r.to_dict() for r in self.roots]}

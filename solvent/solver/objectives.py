@@ -27,21 +27,23 @@ optimizer is bounded and never worse than greedy.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
 from solvent.record import PackageRecord
+from solvent.slots import SlotValue
 from solvent.solver.encoding import Encoding
 
 Terms = dict[int, int]  # literal -> positive weight
 
 
-@dataclass
-class Objective:
+class Objective(SlotValue):
     """A named objective whose terms are computed over the names touched so far."""
 
-    name: str
-    terms: Callable[[], Terms]
+    __slots__ = ("name", "terms")
+
+    def __init__(self, name: str, terms: Callable[[], Terms]) -> None:
+        self.name = name
+        self.terms = terms
 
 
 def version_ranks(

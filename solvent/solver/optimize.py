@@ -33,9 +33,9 @@ names, still meets it. Terms that appear for the objective being minimized join 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
+from solvent.slots import SlotValue
 from solvent.solver.encoding import Encoding
 from solvent.solver.objectives import Objective, Terms, value_of
 from solvent.solver.softs import SoftSet
@@ -52,13 +52,15 @@ class OptimizerGaveUp(Exception):
     """The conflict budget ran out before an objective's optimum was proven."""
 
 
-@dataclass
-class OptimizeStats:
-    solves: int = 0
-    cores: int = 0
-    relaxed_without_search: int = 0
-    objectives: dict[str, int] = field(default_factory=dict)
-    optimal: bool = True
+class OptimizeStats(SlotValue):
+    __slots__ = ("cores", "objectives", "optimal", "relaxed_without_search", "solves")
+
+    def __init__(self) -> None:
+        self.solves = 0
+        self.cores = 0
+        self.relaxed_without_search = 0
+        self.objectives: dict[str, int] = {}
+        self.optimal = True
 
 
 class LexicographicOptimizer:

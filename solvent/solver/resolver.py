@@ -9,12 +9,12 @@ the answer is the one ``conda create --solver classic`` gives.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
 from solvent.errors import InvalidInput, Unsatisfiable
 from solvent.match_spec import MatchSpec
 from solvent.record import PackageRecord
+from solvent.slots import SlotValue
 from solvent.solver.decide import GreedyDecider
 from solvent.solver.encoding import REQUEST, Encoding
 from solvent.solver.objectives import ClassicObjectives
@@ -28,23 +28,54 @@ _PIGEONHOLE_CHECK = 500
 UPDATE_MODIFIERS = ("freeze-installed", "update-specs", "update-deps", "update-all", "specs-satisfied-skip-solve")
 
 
-@dataclass
-class ResolveStats:
+class ResolveStats(SlotValue):
     """What the search did: for benchmarks and ``--json`` output."""
 
-    variables: int = 0
-    clauses_generated: int = 0
-    records_touched: int = 0
-    names_touched: int = 0
-    decisions: int = 0
-    conflicts: int = 0
-    solves: int = 0
-    greedy_s: float = 0.0
-    optimize_s: float = 0.0
-    cores: int = 0
-    pigeonholes: int = 0
-    objectives: dict[str, int] = field(default_factory=dict)
-    optimal: bool = True
+    __slots__ = (
+        "clauses_generated",
+        "conflicts",
+        "cores",
+        "decisions",
+        "greedy_s",
+        "names_touched",
+        "objectives",
+        "optimal",
+        "optimize_s",
+        "pigeonholes",
+        "records_touched",
+        "solves",
+        "variables",
+    )
+
+    def __init__(
+        self,
+        variables: int = 0,
+        clauses_generated: int = 0,
+        records_touched: int = 0,
+        names_touched: int = 0,
+        decisions: int = 0,
+        conflicts: int = 0,
+        solves: int = 0,
+        greedy_s: float = 0.0,
+        optimize_s: float = 0.0,
+        cores: int = 0,
+        pigeonholes: int = 0,
+        objectives: dict[str, int] | None = None,
+        optimal: bool = True,
+    ) -> None:
+        self.variables = variables
+        self.clauses_generated = clauses_generated
+        self.records_touched = records_touched
+        self.names_touched = names_touched
+        self.decisions = decisions
+        self.conflicts = conflicts
+        self.solves = solves
+        self.greedy_s = greedy_s
+        self.optimize_s = optimize_s
+        self.cores = cores
+        self.pigeonholes = pigeonholes
+        self.objectives: dict[str, int] = {} if objectives is None else objectives
+        self.optimal = optimal
 
 
 class Resolver:

@@ -22,24 +22,27 @@ Reasons (why a literal was assigned), by type, so propagation never allocates fo
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from heapq import heapify, heappop, heappush
 from typing import Any
+
+from solvent.slots import SlotValue
 
 _DECAY = 1 / 0.95
 
 
-@dataclass
-class SatStats:
+class SatStats(SlotValue):
     """Counters of the search, cumulative over every ``solve()`` call."""
 
-    conflicts: int = 0
-    decisions: int = 0
-    propagations: int = 0
-    learned: int = 0
-    restarts: int = 0
-    reductions: int = 0
-    deleted: int = 0
+    __slots__ = ("conflicts", "decisions", "deleted", "learned", "propagations", "reductions", "restarts")
+
+    def __init__(self) -> None:
+        self.conflicts = 0
+        self.decisions = 0
+        self.propagations = 0
+        self.learned = 0
+        self.restarts = 0
+        self.reductions = 0
+        self.deleted = 0
 
 
 class _Info:
