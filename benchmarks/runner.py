@@ -370,7 +370,11 @@ def run_suite(
             if missing:
                 runs.append(Run(problem.name, solver, "skipped", error=f"missing channel {missing[0]}"))
                 continue
-            attempts = [solve_once(problem, solver, timeout) for _ in range(max(1, repeat))]
+            attempts = []
+            for _ in range(max(1, repeat)):
+                attempts.append(solve_once(problem, solver, timeout))
+                if attempts[-1].status == "timeout":
+                    break  # another attempt would only wait out the same limit again
             run = attempts[0]
             good = [a.total_s for a in attempts if a.total_s is not None]
             run.times = good

@@ -43,9 +43,10 @@ def test_solve_local_channel(channel: Path, tmp_path: Path) -> None:
 
 
 #: Modules a solve from a local channel into a given cache has no use for; each is a few ms of a
-#: command's start (logging 4, hashlib's OpenSSL aside, platformdirs 3, concurrent.futures 2,
+#: command's start (logging 4, platformdirs 3, concurrent.futures 2, hashlib with OpenSSL 2,
 #: dataclasses with inspect 6, tempfile with shutil and random 4, ...).
 NOT_FOR_A_LOCAL_SOLVE = (
+    "hashlib",
     "dataclasses",
     "inspect",
     "tempfile",

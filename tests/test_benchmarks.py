@@ -40,6 +40,33 @@ def test_missing_peer_is_skipped_not_failed(tmp_path: Path, monkeypatch: pytest.
     assert [r["status"] for r in results["runs"]] == ["skipped"]
 
 
+def test_a_timed_out_solve_is_not_repeated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Each repeat of a solve that hit the limit would wait out the whole limit again (the real
+    # suite spent 10 minutes on resolvelib's two timeouts of r2018-essentials).
+    import benchmarks.runner as runner
+
+    shared_path("channels", "conda-test-defaults-2016")
+    calls: list[str] = []
+
+    def fake(problem: runner.Problem, solver: str, timeout: float) -> runner.Run:
+        calls.append(solver)
+        if solver == "solvent":
+            return runner.Run(problem.name, solver, "timeout", total_s=timeout)
+        return runner.Run(problem.name, solver, "ok", total_s=0.1 * len(calls))
+
+    monkeypatch.setattr(runner, "solve_once", fake)
+    results = run_suite(
+        "smoke",
+        ["solvent", "solvent-greedy"],
+        repeat=3,
+        problems_glob="defaults2016-scipy",
+        out_dir=tmp_path,
+        quiet=True,
+    )
+    assert calls == ["solvent"] + ["solvent-greedy"] * 3
+    assert [(r["solver"], r["status"]) for r in results["runs"]] == [("solvent", "timeout"), ("solvent-greedy", "ok")]
+
+
 def test_summary_ratios() -> None:
     results = {
         "suite": "t",

@@ -326,6 +326,18 @@ def test_local_channel_read_in_place(tmp_path: Path) -> None:
     assert names_of(make_fetcher(tmp_path / "c", offline=True).load(parse_channel(str(chan)), "noarch")) == {"c"}
 
 
+def test_cache_keys_are_the_url_sha256_whatever_module_computes_them() -> None:
+    # A local solve names its entry without loading hashlib (OpenSSL); the key must stay the
+    # sha256 prefix it always was, or every existing cache would be rebuilt under new names.
+    import hashlib
+
+    from solvent.channels.cache import CacheEntry
+
+    for url in ("https://conda.anaconda.org/conda-forge/linux-64/", "file:///srv/chan/noarch/", "https://h/é/"):
+        entry = CacheEntry(Path("/nonexistent"), url, 1.0)
+        assert entry.key == hashlib.sha256(url.encode("utf-8")).hexdigest()[:24]
+
+
 def test_index_cut_short_is_rebuilt(server: ChannelServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # The cache's files are renamed into place without a flush to disk, so a machine crash can
     # leave an index shorter than its header says. Opening it must notice and rebuild it, for a

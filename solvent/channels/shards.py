@@ -9,7 +9,6 @@ only the small index is revalidated, and a solve downloads just the names it can
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
@@ -18,7 +17,7 @@ from urllib.parse import urljoin, urlsplit
 import msgpack
 
 from ..errors import CacheError, RepodataError
-from .cache import RepodataCache, atomic_write
+from .cache import RepodataCache, atomic_write, sha256_hex
 from .redact import redact
 from .repodata import RawEntry, group_packages, names_tracking, package_base_url
 
@@ -162,7 +161,7 @@ class ShardedSubdir:
             data = self._download(url)
             with self._lock:
                 self.shards_fetched += 1
-            actual = hashlib.sha256(data).hexdigest()
+            actual = sha256_hex(data)
             if actual != digest:
                 raise RepodataError(
                     f"shard of {name!r} from {redact(url)} has sha256 {actual}, the index says {digest}"
@@ -192,6 +191,8 @@ def make_shards(
         for fn, entry in (repodata.get(key) or {}).items():
             shard = per_name.setdefault(entry["name"], {"packages": {}, "packages.conda": {}})
             shard[key][fn] = entry
+    import hashlib
+
     import zstandard
 
     compressor = zstandard.ZstdCompressor(level=level)
