@@ -40,6 +40,8 @@ FIELD_NAMES = (
     "fn",
 )
 _PACKAGE_EXTENSIONS = (".tar.bz2", ".conda")
+_NAME_VERSION = frozenset({"name", "version"})
+_NAME_VERSION_BUILD = frozenset({"name", "version", "build"})
 _KNOWN_SUBDIRS = frozenset(KNOWN_PLATFORMS)
 _DEFAULTS = frozenset({"pkgs/main", "pkgs/r", "pkgs/msys2", "pkgs/free", "pkgs/pro"})
 
@@ -363,6 +365,36 @@ class MatchSpec:
             elif not matcher.match(getattr(record, key, None) or ""):
                 return False
         return True
+
+    def select(self, records: Iterable[Any]) -> list[Any]:
+        """The records this spec matches, in their order (``[r for r in records if self.match(r)]``).
+
+        A name's records repeat their versions (one build per python, per variant), and most
+        dependencies constrain only a name and a version (``numpy >=1.21``), so for those each
+        distinct name and version is tested once. An exact build (``numpy-base==1.15.0=py36h_0``,
+        the pins between the parts of one package) is compared first, as a string.
+        """
+        components = self._components
+        build = components.get("build")
+        if isinstance(build, StrMatch) and build.exact_value is not None and not build.lower:
+            exact = build.exact_value
+            records = [r for r in records if (r.build or "") == exact]
+            fields = _NAME_VERSION_BUILD  # the build is settled: name and version decide the rest
+        else:
+            fields = _NAME_VERSION
+        if not components.keys() <= fields:
+            return [r for r in records if self.match(r)]
+        decided: dict[tuple[str, str], bool] = {}
+        out = []
+        match = self.match
+        for r in records:
+            key = (r.name, r.version)
+            ok = decided.get(key)
+            if ok is None:
+                ok = decided[key] = match(r)
+            if ok:
+                out.append(r)
+        return out
 
     # -- canonical form ------------------------------------------------------------------------
     def __str__(self) -> str:

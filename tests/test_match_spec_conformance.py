@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from solvent.errors import InvalidMatchSpec
 from solvent.match_spec import MatchSpec, parse_match_spec
@@ -155,3 +157,53 @@ def test_every_real_depends_string_matches_like_rattler() -> None:
     )
     assert len(strings) > 5000
     assert rate == 1.0, differences
+
+
+# -- select: the batch form of match ----------------------------------------------------------------
+
+_VERSIONS = ["1.0", "1.0.0", "1.1", "1.15.0", "2.0a1", "2.0", "10.2.3", "1!0.5", "3.9.7", "0.9_post1"]
+_BUILDS = ["py39_0", "py39h3dfced4_0", "py310_1", "cuda118_0", "0", "h1234567_2"]
+
+
+@st.composite
+def _records(draw: st.DrawFn) -> list[PackageRecord]:
+    rows = draw(
+        st.lists(
+            st.tuples(
+                st.sampled_from(["numpy", "numpy-base", "Numpy"]),
+                st.sampled_from(_VERSIONS),
+                st.sampled_from(_BUILDS),
+                st.integers(0, 3),
+            ),
+            max_size=25,
+        )
+    )
+    return [PackageRecord(name.lower(), v, b, n, subdir="linux-64") for name, v, b, n in rows]
+
+
+_SPECS = st.one_of(
+    st.sampled_from(["numpy", "numpy-base", "numpy *", "numpy[build_number='>=2']", "numpy * *cuda*"]),
+    st.builds(
+        lambda name, op, v: f"{name} {op}{v}",
+        st.sampled_from(["numpy", "numpy-base"]),
+        st.sampled_from(["", ">=", "<", "==", "!=", "~="]),
+        st.sampled_from(_VERSIONS),
+    ),
+    st.builds(
+        lambda name, v, b: f"{name}=={v}={b}",
+        st.sampled_from(["numpy", "numpy-base"]),
+        st.sampled_from(_VERSIONS),
+        st.sampled_from([*_BUILDS, "py39*"]),
+    ),
+    st.builds(lambda v, b: f"numpy {v}* {b}", st.sampled_from(["1", "1.0", "2"]), st.sampled_from(_BUILDS)),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_SPECS, _records())
+def test_select_is_match_over_each_record(text: str, records: list[PackageRecord]) -> None:
+    # select decides each name and version once, and an exact build by string comparison first;
+    # neither may change which records match, nor their order.
+    spec = MatchSpec(text)
+    assert spec.select(records) == [r for r in records if spec.match(r)]
+    assert spec.select(iter(records)) == [r for r in records if spec.match(r)]

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import defaultdict, deque
 from typing import Callable, Iterable, Protocol, Sequence, runtime_checkable
 
+from solvent.errors import InvalidMatchSpec
 from solvent.match_spec import MatchSpec, parse_match_spec
 from solvent.record import PackageRecord
 from solvent.solver.policy import CandidatePolicy
@@ -145,7 +146,7 @@ class Provider:
                 pool: Sequence[PackageRecord] = self.candidates(spec.name)
             else:
                 pool = self._glob_pool(spec)
-            found = self._matches[spec] = tuple(r for r in pool if spec.match(r))
+            found = self._matches[spec] = tuple(spec.select(pool))
         return found
 
     def _glob_pool(self, spec: MatchSpec) -> list[PackageRecord]:
@@ -201,14 +202,16 @@ class Provider:
                 done.add((spec, root))
                 features = _spec_track_features(spec)
                 if _is_exact_name(spec.name):
-                    pool: Sequence[PackageRecord] = self.candidates(spec.name)
-                elif features:
-                    pool = [r for f in sorted(features) for r in self.trackers(f)]
+                    # the candidates all have the spec's name; matches() is what the encoding
+                    # asks for the same specs later
+                    found: Sequence[PackageRecord] = self.matches(spec) if spec.name in indexed else ()
                 else:
-                    pool = self._glob_pool(spec)
-                for record in pool:
-                    if record.name not in indexed or not spec.match(record):
-                        continue
+                    if features:
+                        pool: Sequence[PackageRecord] = [r for f in sorted(features) for r in self.trackers(f)]
+                    else:
+                        pool = self._glob_pool(spec)
+                    found = spec.select(r for r in pool if r.name in indexed)
+                for record in found:
                     if record in seen and not root:
                         continue
                     seen.add(record)
@@ -227,6 +230,11 @@ class Provider:
         done_features: set[str] = set()
         pending: deque[str] = deque()
         pending_features: deque[str] = deque()
+        # Every record of every collected name is read here, most of which no search will ever
+        # consider: only the names of their dependencies are needed, once per depends string,
+        # not each record's parsed specs (dependencies() adds nothing with an exact name but
+        # pip, below).
+        dep_names: dict[str, str | None] = {}
         for spec in self._roots or ():
             if _is_exact_name(spec.name):
                 pending.append(spec.name)
@@ -238,9 +246,19 @@ class Provider:
                     continue
                 names.add(name)
                 for record in self.candidates(name):
-                    for dep in self.dependencies(record):
-                        if _is_exact_name(dep.name) and dep.name not in names:
-                            pending.append(dep.name)
+                    for text in record.depends:
+                        dep = dep_names.get(text, "")
+                        if dep == "":
+                            try:
+                                dep_name = parse_match_spec(text).name
+                            except InvalidMatchSpec:
+                                self.dependencies(record)  # raises the InvalidRecord that names it
+                                raise
+                            dep = dep_names[text] = dep_name if _is_exact_name(dep_name) else None
+                        if dep is not None and dep not in names:
+                            pending.append(dep)
+                    if name == "python" and self.add_pip:
+                        pending.extend(d.name for d in self.dependencies(record) if d.name == "pip")
                     pending_features.extend(f for f in record.track_features if f not in done_features)
             while pending_features:
                 feature = pending_features.popleft()
