@@ -196,14 +196,16 @@ def _build_from_document(document: Mapping[str, Any], source: str, payload_sha25
     trackers: dict[str, set[str]] = {}
     for name, entries in groups.items():
         for _, entry in entries:
-            for feature in split_features(entry.get("track_features")):
-                trackers.setdefault(feature, set()).add(name)
+            tracked = entry.get("track_features")
+            if tracked:  # rare: legacy features
+                for feature in split_features(tracked):
+                    trackers.setdefault(feature, set()).add(name)
     body = bytearray()
     names: dict[str, list[int]] = {}
     packer = msgpack.Packer(use_bin_type=True)
     for name in sorted(groups):
         entries = groups[name]
-        blob = packer.pack([[fn, entry] for fn, entry in entries])
+        blob = packer.pack(entries)  # (fn, entry) tuples pack as msgpack arrays
         names[name] = [len(body), len(blob), len(entries)]
         body += blob
     return _assemble(document, names, body, skipped, payload_sha256, trackers)
