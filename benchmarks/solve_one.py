@@ -73,6 +73,11 @@ def main() -> None:
     out["total_s"] = time.perf_counter() - t0
     out["peak_rss_mb"] = peak_rss_mb()
     print(json.dumps(out))
+    # Exit as the ``solvent`` command does (solvent.cli.console_main): the interpreter's last
+    # cycle collection need not walk the solve's objects.
+    import gc
+
+    gc.freeze()
 
 
 if __name__ == "__main__":

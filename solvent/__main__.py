@@ -2,6 +2,6 @@
 
 import sys
 
-from solvent.cli import main
+from solvent.cli import console_main
 
-sys.exit(main())
+sys.exit(console_main())

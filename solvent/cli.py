@@ -411,5 +411,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def console_main() -> int:
+    """The ``solvent`` command: :func:`main`, then the process's exit made cheap.
+
+    On exit the interpreter runs one last cycle collection over every object still alive, and a
+    solve leaves a few hundred thousand (records, specs, clauses): 4-12 ms of a command that
+    takes 0.06-0.15 s in all. Nothing outlives the process, so those objects are moved out of
+    the collector's reach first (``gc.freeze``); atexit handlers and the flushing of streams run
+    as usual. Only the command does this: ``main()`` is also called in a long-lived process
+    (tests, a program embedding the CLI), where frozen objects would keep garbage cycles alive.
+    """
+    code = main()
+    import gc
+
+    gc.freeze()
+    return code
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    sys.exit(console_main())

@@ -162,6 +162,22 @@ def test_python_dash_m(channel: Path, tmp_path: Path) -> None:
         [sys.executable, "-m", "solvent", "solve", "--help"], capture_output=True, text=True, timeout=60
     ).stdout
     assert "examples:" in help_text
+    # the command's own exit path (console_main: main(), then gc.freeze) keeps main's exit code
+    args = ["solve", "-c", str(channel), "-p", "linux-64", "--cache-dir", str(tmp_path / "c")]
+    unsat = subprocess.run(
+        [sys.executable, "-m", "solvent", *args, "--virtual-package", "__cuda=", "--json", "gpu"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert unsat.returncode == 1 and json.loads(unsat.stdout)["error"]["kind"] == "unsatisfiable"
+
+
+def test_the_command_is_console_main() -> None:
+    from solvent.cli import console_main
+
+    pyproject = (Path(__file__).parents[1] / "pyproject.toml").read_text()
+    assert f'solvent = "{console_main.__module__}:{console_main.__name__}"' in pyproject
 
 
 def test_installed_from_explicit_lockfile_and_conda_meta(
