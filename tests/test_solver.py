@@ -366,6 +366,39 @@ def test_an_exhausted_optimization_budget_keeps_a_valid_answer_and_says_so() -> 
     assert names_versions(out)["dep"] == "1.0"  # the greedy answer, kept as it was
 
 
+def test_a_proof_that_runs_out_still_improves_the_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """When an objective's proof runs out of conflicts, the share of the budget kept back looks
+    for cheaper models from above: the answer improves, stays valid, and is still reported as
+    not proven optimal. (The proof is made to run out at once; the problem is the one above.)"""
+    import solvent.solver.optimize as optimize
+
+    records = [
+        rec("app", "2", depends=["lib"]),
+        rec("lib", "1", build="a", depends=["dep 1.*"], timestamp=2000),
+        rec("lib", "1", build="b", depends=["dep 2.*"], timestamp=1000),
+        rec("dep", "1.0"),
+        rec("dep", "2.0"),
+        rec("dep", "3.0", depends=["missing"]),
+    ]
+    real_minimize = optimize.LexicographicOptimizer._minimize
+
+    def out_of_conflicts(self: optimize.LexicographicOptimizer, objective: optimize.Objective) -> int:
+        if objective.name == "dependency version":
+            raise optimize.OptimizerGaveUp
+        return real_minimize(self, objective)
+
+    monkeypatch.setattr(optimize.LexicographicOptimizer, "_minimize", out_of_conflicts)
+    specs = [parse_match_spec("app")]
+    resolver = Resolver(Provider(RecordSet(records, ["test"]), platform="linux-64"), policy="classic")
+    out = resolver.resolve(specs)
+    assert_valid_solution(out, ["app"], platform="linux-64")
+    assert names_versions(out)["dep"] == "2.0"  # greedy had 1.0: one rank below the newest usable
+    assert resolver.stats.objectives["dependency version"] == 1  # dep 3.0 cannot be installed
+    assert not resolver.stats.optimal
+    cut = Resolver(Provider(RecordSet(records, ["test"]), platform="linux-64"), policy="classic", optimize_budget=0)
+    assert names_versions(cut.resolve(specs))["dep"] == "1.0"  # no budget, nothing kept back
+
+
 def _all_different(names: Sequence[str], versions: Sequence[str], root_deps: Sequence[str] = ()) -> list[PackageRecord]:
     """Every package needs every other at a different version: a pigeonhole when there are more
     packages than versions (the sudoku snapshot's structure, small)."""
