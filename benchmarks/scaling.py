@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.generate import GENERATED, ChannelShape, realscale_channel, synthetic_channel, top_names
-from benchmarks.runner import DEFAULT_VIRTUAL, Problem, Run, machine_info, solve_once
+from benchmarks.runner import DEFAULT_VIRTUAL, Problem, RecordIndex, Run, machine_info, solve_once
 
 RESULTS = Path(__file__).resolve().parent / "results"
 VIRTUAL = DEFAULT_VIRTUAL["linux-64"]
@@ -73,6 +73,7 @@ def _measure(problem: Problem, solver: str, timeout: float, repeat: int) -> Run:
 def scale(family: str, solvers: list[str], points: list[int], repeat: int, timeout: float) -> dict[str, Any]:
     rows: list[dict[str, Any]] = []
     gave_up: dict[str, str] = {}
+    index = RecordIndex()
     for point in points:
         shape = ChannelShape(names=point if family == "size" else 4000)
         directory, size = _channel(shape)
@@ -81,8 +82,8 @@ def scale(family: str, solvers: list[str], points: list[int], repeat: int, timeo
         else:
             requests = [top_names(shape, point)]
         for solver in solvers:
-            times, rss, statuses = [], [], []
-            not_optimal = 0
+            times, rss, statuses, sizes = [], [], [], []
+            not_optimal = unverified = 0
             for i, specs in enumerate(requests):
                 if solver in gave_up:
                     # A solver that timed out once is not run on bigger or further problems of the
@@ -91,6 +92,10 @@ def scale(family: str, solvers: list[str], points: list[int], repeat: int, timeo
                     continue
                 problem = Problem(f"{family}-{point}-{i}", [str(directory)], "linux-64", specs, VIRTUAL, "strict")
                 run = _measure(problem, solver, timeout, repeat)
+                if run.status == "ok":
+                    index.verify(problem, run)
+                    unverified += not run.verified
+                    sizes.append(len(run.packages))
                 statuses.append(run.status)
                 if run.optimal is False:
                     not_optimal += 1
@@ -110,6 +115,8 @@ def scale(family: str, solvers: list[str], points: list[int], repeat: int, timeo
                 "peak_rss_mb": max(rss) if rss else None,
                 "statuses": statuses,
                 "not_optimal": not_optimal,
+                "not_verified": unverified,
+                "packages": statistics.median(sizes) if sizes else None,
             }
             rows.append(row)
             t = f"{row['time_s']:.3f}s" if row["time_s"] is not None else "-"
@@ -139,8 +146,12 @@ def _cell(row: dict[str, Any] | None, timeout: float | None) -> str:
             return "not run (timed out" + first[len("skipped: timed out") :] + ")"
         return first
     cell = f"{row['time_s']:.2f} s, {row['peak_rss_mb'] or 0:.0f} MB"
+    if row.get("packages") is not None:
+        cell += f", {row['packages']:.0f} pkgs"
     if row.get("not_optimal"):
         cell += f" ({row['not_optimal']} not proven optimal)"
+    if row.get("not_verified"):
+        cell += f" ({row['not_verified']} FAILED the verifier)"
     missed = sum(1 for st in statuses if st not in ("ok", "unsat"))
     if missed:
         cell += f" ({missed} of {len(statuses)} timed out{limit})"

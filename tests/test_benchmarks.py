@@ -304,3 +304,21 @@ def test_solvent_runs_from_a_venv_of_its_own(tmp_path: Path, monkeypatch: pytest
     assert runner.solvent_python() == python  # made once, then reused
     monkeypatch.setenv("SOLVENT_BENCH_PYTHON", "/opt/some/python")
     assert runner.solvent_python() == "/opt/some/python"
+
+
+def test_scaling_families_verify_every_answer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import benchmarks.scaling as scaling
+    from benchmarks.runner import Run
+
+    monkeypatch.setattr(scaling, "GENERATED", tmp_path / "generated")
+    result = scaling.scale("size", ["solvent"], [40], 1, 60.0)
+    (row,) = result["rows"]
+    assert row["statuses"] == ["ok"] * 5 and row["not_verified"] == 0 and row["packages"] > 1
+
+    def bogus(problem: scaling.Problem, solver: str, timeout: float) -> Run:
+        return Run(problem.name, solver, "ok", total_s=0.1, packages=["nothere=1=0"])
+
+    monkeypatch.setattr(scaling, "solve_once", bogus)
+    (row,) = scaling.scale("size", ["solvent"], [40], 1, 60.0)["rows"]
+    assert row["not_verified"] == 5
+    assert "5 FAILED the verifier" in scaling._cell(row, 60.0)
