@@ -341,17 +341,22 @@ def test_solution_is_deterministic() -> None:
         assert [r.dist_str() for r in solve_records(records, ["a", "b"])] == first
 
 
-def test_an_exhausted_optimization_budget_keeps_a_valid_answer_and_says_so() -> None:
+def _greedy_misses_the_newer_dep() -> list[PackageRecord]:
     """Greedy takes lib's newer build (a) and with it dep 1.0; conda's dependency-version
-    objective finds build b and dep 2.0, but only by probing. With no budget the optimizer must
-    not probe, must keep the valid greedy answer, and must report it is not proven optimal."""
-    records = [
+    objective finds build b and dep 2.0, but only by probing."""
+    return [
         rec("app", "2", depends=["lib"]),
         rec("lib", "1", build="a", depends=["dep 1.*"], timestamp=2000),
         rec("lib", "1", build="b", depends=["dep 2.*"], timestamp=1000),
         rec("dep", "1.0"),
         rec("dep", "2.0"),
     ]
+
+
+def test_an_exhausted_optimization_budget_keeps_a_valid_answer_and_says_so() -> None:
+    """With no budget the optimizer must not probe, must keep the valid greedy answer, and must
+    report it is not proven optimal."""
+    records = _greedy_misses_the_newer_dep()
     provider = Provider(RecordSet(records, ["test"]), platform="linux-64")
     specs = [parse_match_spec("app")]
     full = Resolver(provider, policy="classic")
@@ -372,14 +377,7 @@ def test_a_proof_that_runs_out_still_improves_the_answer(monkeypatch: pytest.Mon
     not proven optimal. (The proof is made to run out at once; the problem is the one above.)"""
     import solvent.solver.optimize as optimize
 
-    records = [
-        rec("app", "2", depends=["lib"]),
-        rec("lib", "1", build="a", depends=["dep 1.*"], timestamp=2000),
-        rec("lib", "1", build="b", depends=["dep 2.*"], timestamp=1000),
-        rec("dep", "1.0"),
-        rec("dep", "2.0"),
-        rec("dep", "3.0", depends=["missing"]),
-    ]
+    records = [*_greedy_misses_the_newer_dep(), rec("dep", "3.0", depends=["missing"])]
     real_minimize = optimize.LexicographicOptimizer._minimize
 
     def out_of_conflicts(self: optimize.LexicographicOptimizer, objective: optimize.Objective) -> int:
