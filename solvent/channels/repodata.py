@@ -91,15 +91,8 @@ def group_packages(
                 continue
             if binary_digests:
                 _hexify(entry)
-            # Later keys win: packages.conda is read after packages. (_stem, inlined: this loop
-            # runs once per entry of the subdir on every cold read.)
-            if fn.endswith(".conda"):
-                stem = fn[:-6]
-            elif fn.endswith(".tar.bz2"):
-                stem = fn[:-8]
-            else:
-                stem = fn
-            by_stem[stem] = (fn, entry)
+            # Later keys win: packages.conda is read after packages.
+            by_stem[_stem(fn)] = (fn, entry)
     groups: dict[str, list[RawEntry]] = {}
     for fn, entry in by_stem.values():
         groups.setdefault(entry["name"], []).append((fn, entry))
