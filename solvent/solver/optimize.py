@@ -33,7 +33,7 @@ names, still meets it. Terms that appear for the objective being minimized join 
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Callable, Iterable, Sequence
 
 from solvent.slots import SlotValue
 from solvent.solver.encoding import Encoding
@@ -214,8 +214,7 @@ class LexicographicOptimizer:
             # The engine's model may set indicators that nothing forces ("this name is
             # installed" with none of its records); the policy completes the model's records
             # into a model where they follow the records, as the incumbent's do.
-            records = sorted(v for v in sat.model() if v > 0 and v in self.enc.record_of)
-            if not sat.solve(records, decide=self.decide, on_true=self.enc.expand):
+            if not sat.solve(self._true_records(sat.model()), decide=self.decide, on_true=self.enc.expand):
                 raise RuntimeError("internal error: a model's own records became infeasible")
             self.stats.solves += 1
             model = set(sat.model())
@@ -384,10 +383,14 @@ class LexicographicOptimizer:
     def _forced_by(self, model: set[int], lits: list[int]) -> set[int] | None:
         """The variables of ``lits`` that the records true in ``model`` force true (an indicator
         follows its records), or None when those records no longer propagate cleanly."""
-        true_records = sorted(v for v in model if v in self.enc.record_of)
-        if not self.sat.implied(true_records, on_true=self.enc.expand):
+        if not self.sat.implied(self._true_records(model), on_true=self.enc.expand):
             return None
         return {abs(lit) for lit in lits if self.sat.value(abs(lit)) is True}
+
+    def _true_records(self, true_vars: Iterable[int]) -> list[int]:
+        """The record variables among a model's true variables, in order."""
+        record_of = self.enc.record_of
+        return sorted(v for v in true_vars if v in record_of)
 
     def _take(self, model: set[int], model_vars: int | None = None) -> None:
         """Make ``model`` the incumbent; ``model_vars``: how many variables existed when it was
