@@ -348,6 +348,17 @@ class RecordIndex:
         run.violations = [str(v) for v in violations[:10]]
 
 
+def solve_repeatedly(problem: Problem, solver: str, timeout: float, repeat: int) -> list[Run]:
+    """``repeat`` solves (at least one), stopping after one that timed out: another attempt would
+    only wait out the same limit again."""
+    attempts = []
+    for _ in range(max(1, repeat)):
+        attempts.append(solve_once(problem, solver, timeout))
+        if attempts[-1].status == "timeout":
+            break
+    return attempts
+
+
 def run_suite(
     suite: str,
     solvers: list[str],
@@ -370,11 +381,7 @@ def run_suite(
             if missing:
                 runs.append(Run(problem.name, solver, "skipped", error=f"missing channel {missing[0]}"))
                 continue
-            attempts = []
-            for _ in range(max(1, repeat)):
-                attempts.append(solve_once(problem, solver, timeout))
-                if attempts[-1].status == "timeout":
-                    break  # another attempt would only wait out the same limit again
+            attempts = solve_repeatedly(problem, solver, timeout, repeat)
             run = attempts[0]
             good = [a.total_s for a in attempts if a.total_s is not None]
             run.times = good

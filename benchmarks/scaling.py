@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.generate import GENERATED, ChannelShape, realscale_channel, synthetic_channel, top_names
-from benchmarks.runner import DEFAULT_VIRTUAL, Problem, RecordIndex, Run, machine_info, solve_once
+from benchmarks.runner import DEFAULT_VIRTUAL, Problem, RecordIndex, Run, machine_info, solve_once, solve_repeatedly
 
 RESULTS = Path(__file__).resolve().parent / "results"
 VIRTUAL = DEFAULT_VIRTUAL["linux-64"]
@@ -62,7 +62,7 @@ def _slope(xs: list[float], ys: list[float]) -> float | None:
 
 
 def _measure(problem: Problem, solver: str, timeout: float, repeat: int) -> Run:
-    attempts = [solve_once(problem, solver, timeout) for _ in range(max(1, repeat))]
+    attempts = solve_repeatedly(problem, solver, timeout, repeat)
     run = attempts[0]
     good = [a.total_s for a in attempts if a.total_s is not None and a.status in ("ok", "unsat")]
     if good:
@@ -73,7 +73,7 @@ def _measure(problem: Problem, solver: str, timeout: float, repeat: int) -> Run:
 def scale(family: str, solvers: list[str], points: list[int], repeat: int, timeout: float) -> dict[str, Any]:
     rows: list[dict[str, Any]] = []
     gave_up: dict[str, str] = {}
-    index = RecordIndex()
+    answers: list[tuple[dict[str, Any], Problem, Run]] = []  # verified after every solve, see below
     for point in points:
         shape = ChannelShape(names=point if family == "size" else 4000)
         directory, size = _channel(shape)
@@ -82,8 +82,9 @@ def scale(family: str, solvers: list[str], points: list[int], repeat: int, timeo
         else:
             requests = [top_names(shape, point)]
         for solver in solvers:
-            times, rss, statuses, sizes = [], [], [], []
-            not_optimal = unverified = 0
+            times, rss, statuses = [], [], []
+            not_optimal = 0
+            solved: list[tuple[Problem, Run]] = []
             for i, specs in enumerate(requests):
                 if solver in gave_up:
                     # A solver that timed out once is not run on bigger or further problems of the
@@ -93,9 +94,7 @@ def scale(family: str, solvers: list[str], points: list[int], repeat: int, timeo
                 problem = Problem(f"{family}-{point}-{i}", [str(directory)], "linux-64", specs, VIRTUAL, "strict")
                 run = _measure(problem, solver, timeout, repeat)
                 if run.status == "ok":
-                    index.verify(problem, run)
-                    unverified += not run.verified
-                    sizes.append(len(run.packages))
+                    solved.append((problem, run))
                 statuses.append(run.status)
                 if run.optimal is False:
                     not_optimal += 1
@@ -115,12 +114,19 @@ def scale(family: str, solvers: list[str], points: list[int], repeat: int, timeo
                 "peak_rss_mb": max(rss) if rss else None,
                 "statuses": statuses,
                 "not_optimal": not_optimal,
-                "not_verified": unverified,
-                "packages": statistics.median(sizes) if sizes else None,
+                "not_verified": 0,
+                "packages": statistics.median(len(run.packages) for _, run in solved) if solved else None,
             }
             rows.append(row)
+            answers.extend((row, problem, run) for problem, run in solved)
             t = f"{row['time_s']:.3f}s" if row["time_s"] is not None else "-"
             print(f"{family} {point:>6} ({size['records']:>7} records) {solver:10} {t:>9} {statuses}", file=sys.stderr)
+    # As run_suite does, verify once every solve is done: the records loaded for it (a million for
+    # the biggest channel) would grow this process, whose size a forked child's ru_maxrss inherits.
+    index = RecordIndex()
+    for row, problem, run in answers:
+        index.verify(problem, run)
+        row["not_verified"] += not run.verified
     growth = {}
     for solver in solvers:
         mine = [r for r in rows if r["solver"] == solver and r["time_s"]]
