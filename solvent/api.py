@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any, Iterable, Sequence, Union
 
+from solvent.collector import collector_paused
 from solvent.errors import InvalidInput
 from solvent.match_spec import MatchSpec, parse_match_spec
 from solvent.record import PackageRecord
@@ -175,6 +176,7 @@ def _all_satisfied(specs: Sequence[MatchSpec], live: Sequence[PackageRecord], pi
     return True
 
 
+@collector_paused
 def solve(
     specs: Iterable[SpecLike],
     channels: Sequence[str] = (),

@@ -26,6 +26,7 @@ from typing import Any, Iterable, Sequence
 from conda.base.context import context
 from conda.exceptions import ResolvePackageNotFound, UnsatisfiableError
 
+from solvent.collector import collector_paused
 from solvent.errors import InvalidInput, Unsatisfiable
 from solvent.match_spec import MatchSpec, parse_match_spec
 from solvent.record import VIRTUAL_CHANNEL, PackageRecord
@@ -253,6 +254,7 @@ class SolventResolve:
         log.warning("solvent cannot solve this request (%s); using conda's classic solve", reason)
         return self._inner.solve(*args)
 
+    @collector_paused
     def _run(
         self,
         records: Iterable[Any],
