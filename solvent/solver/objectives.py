@@ -27,6 +27,7 @@ optimizer is bounded and never worse than greedy.
 
 from __future__ import annotations
 
+from itertools import islice
 from typing import Callable, Iterable, Sequence
 
 from solvent.record import PackageRecord
@@ -50,12 +51,13 @@ def version_ranks(
     records: Sequence[PackageRecord], key: Callable[[PackageRecord], tuple]
 ) -> list[tuple[PackageRecord, tuple[int, int, int, int, int]]]:
     """conda's per-record ranks (channel, version, build, arch, timestamp) within one name."""
-    ordered = sorted(records, key=key, reverse=True)
+    keys = [key(r) for r in records]
     out = []
     prev: tuple | None = None
     ic = iv = ib = ia = it = 0
-    for record in ordered:
-        k = key(record)
+    for i in sorted(range(len(keys)), key=keys.__getitem__, reverse=True):
+        record = records[i]
+        k = keys[i]
         if prev is not None:
             if prev[0] != k[0] or prev[1] != k[1]:
                 ic += 1
@@ -106,17 +108,14 @@ class ClassicObjectives:
         return found
 
     def _metric(self, index: int, requested: bool) -> Callable[[], Terms]:
-        def terms() -> Terms:
-            out: Terms = {}
-            for name in list(self.encoding.name_vars):
-                if name.startswith("__") or (name in self.requested) != requested:
-                    continue
-                for var, ranks in self._name_ranks(name):
-                    if ranks[index]:
-                        out[var] = ranks[index]
-            return out
+        def part(name: str, out: Terms) -> None:
+            if name.startswith("__") or (name in self.requested) != requested:
+                return
+            for var, ranks in self._name_ranks(name):
+                if ranks[index]:
+                    out[var] = ranks[index]
 
-        return terms
+        return _PerName(self.encoding, part)
 
     def _feature_count(self) -> Terms:
         return {var: 1 for var in self.encoding.feature_var.values()}
@@ -128,6 +127,8 @@ class ClassicObjectives:
         sat = enc.sat
         out: Terms = {}
         trackers = enc.feature_trackers
+        if not trackers:
+            return out  # no feature is tracked (yet): nothing to miss
         for name_vars in list(enc.name_vars.values()):
             records = [(v, enc.record_of[v]) for v in name_vars]
             active = {f for _, r in records for f in r.features if f in trackers}
@@ -156,20 +157,22 @@ class ClassicObjectives:
                 out[-var] = 1
         return out
 
-    def _package_count(self) -> Terms:
+    def _package_count(self, name: str, out: Terms) -> None:
         """One per installed name that no spec mentions: conda prunes what nothing needs."""
-        enc = self.encoding
-        out: Terms = {}
-        for name, name_vars in list(enc.name_vars.items()):
-            if name in self.spec_names or name.startswith("__") or not name_vars:
-                continue
-            out[enc.installed(name)] = 1
-        return out
+        if name in self.spec_names or name.startswith("__") or not self.encoding.name_vars[name]:
+            return
+        out[self.encoding.installed(name)] = 1
 
-    def _timestamps(self) -> Terms:
-        out = self._metric(4, True)()
-        out.update(self._metric(4, False)())
-        return out
+    def _timestamps(self) -> Callable[[], Terms]:
+        requested = self._metric(4, True)
+        others = self._metric(4, False)
+
+        def terms() -> Terms:
+            out = requested()
+            out.update(others())
+            return out
+
+        return terms
 
     def sequence(self) -> list[Objective]:
         objectives = [
@@ -184,12 +187,40 @@ class ClassicObjectives:
             Objective("dependency version", self._metric(1, False)),
             Objective("dependency build number", self._metric(2, False)),
             Objective("dependency arch over noarch", self._metric(3, False)),
-            Objective("package count", self._package_count),
-            Objective("timestamps", self._timestamps),
+            Objective("package count", _PerName(self.encoding, self._package_count)),
+            Objective("timestamps", self._timestamps()),
         ]
         if self.freeze:
             objectives.insert(0, objectives.pop(6))
         return objectives
+
+
+class _PerName:
+    """Terms that sum a part per touched name, each part fixed once its name is touched.
+
+    The optimizer asks for an objective's terms again and again (after every model, and for
+    every finished objective whenever the encoding grew); names are only ever added, so each call
+    reads just the names touched since the last one instead of all of them (on a 950-package
+    environment, re-reading every name was a tenth of the optimizer's time).
+    """
+
+    __slots__ = ("done", "encoding", "out", "part")
+
+    def __init__(self, encoding: Encoding, part: Callable[[str, Terms], None]) -> None:
+        self.encoding = encoding
+        self.part = part
+        self.done = 0
+        self.out: Terms = {}
+
+    def __call__(self) -> Terms:
+        names = self.encoding.name_vars
+        if len(names) > self.done:
+            part = self.part
+            out = self.out
+            for name in islice(names, self.done, None):
+                part(name, out)
+            self.done = len(names)
+        return dict(self.out)  # a copy: callers may keep or change theirs
 
 
 def value_of(terms: Terms, model: set[int]) -> int:

@@ -65,7 +65,31 @@ class CandidatePolicy:
         )
 
     def sort(self, records: Sequence[PackageRecord]) -> list[PackageRecord]:
-        return sorted(records, key=self.sort_key)
+        """The order of :meth:`sort_key`, computed with plain integers where it has a reversed
+        field: the distinct versions and build strings of the name are ranked first (sorting a
+        few dozen keys), so the records' sort compares tuples in C instead of calling back into
+        ``_Reversed`` for every comparison (8% of a 950-package solve went to that)."""
+        if len(records) < 2:
+            return list(records)
+        newest = {k: i for i, k in enumerate(sorted({r.version_order.key for r in records}, reverse=True))}
+        builds = {b: i for i, b in enumerate(sorted({r.build for r in records}, reverse=True))}
+        rank = self.rank
+        disabled = self.channel_priority == "disabled"
+
+        def key(record: PackageRecord) -> tuple:
+            return (
+                0 if disabled else rank(record),
+                len(record.track_features),
+                newest[record.version_order.key],
+                len(record.features),
+                -record.build_number,
+                record.subdir == "noarch",
+                -record.timestamp,
+                builds[record.build],
+                record.fn,
+            )
+
+        return sorted(records, key=key)
 
     def classic_version_key(self, record: PackageRecord) -> tuple:
         """conda classic's per-record key, best last, as in ``Resolve.version_key``.
@@ -77,9 +101,11 @@ class CandidatePolicy:
         rank = self.rank(record)
         valid = 1 if rank < MAX_CHANNEL_PRIORITY else 0
         noarch = -int(record.subdir == "noarch")
+        # the version's own key orders (and equates) exactly as the version does, in C
+        version = record.version_order.key
         if self.channel_priority == "disabled":
-            return (valid, record.version_order, -rank, record.build_number, noarch, record.timestamp)
-        return (valid, -rank, record.version_order, record.build_number, noarch, record.timestamp)
+            return (valid, version, -rank, record.build_number, noarch, record.timestamp)
+        return (valid, -rank, version, record.build_number, noarch, record.timestamp)
 
 
 class _Reversed:
