@@ -171,3 +171,12 @@ def test_every_snapshot_entry_builds_and_stays_small() -> None:
     print(f"\n{len(records)} records from the snapshots, {per_record:.0f} bytes each (strings shared with the JSON)")
     assert len(records) > 35000
     assert per_record < 600
+
+
+def test_depends_and_constrains_become_tuples_of_strings_whatever_the_entry_holds() -> None:
+    entry = {"name": "x", "version": "1", "depends": ["y >=1", 7], "constrains": ("z <2",)}
+    r = PackageRecord.from_repodata("x-1-0.tar.bz2", entry)
+    assert r.depends == ("y >=1", "7") and all(type(d) is str for d in r.depends)
+    assert r.constrains == ("z <2",)
+    one = PackageRecord.from_repodata("x-1-0.tar.bz2", {"name": "x", "version": "1", "depends": "y"})
+    assert one.depends == ("y",)
