@@ -638,3 +638,45 @@ def test_performance_smoke() -> None:
         props += s.stats.propagations
         assert result == pycosat_sat(clauses)
     print(f"random 3-SAT n={n} ratio 4.26: {total / count:.3f}s average, {props / total:,.0f} propagations/s")
+
+
+def _allocated_pair(seed: int) -> tuple[SatSolver, SatSolver]:
+    """Two engines with the same variables and activities, one allocated a variable at a time,
+    the other partly in bulk."""
+    rng = random.Random(seed)
+    one, bulk = SatSolver(), SatSolver()
+    for step in range(6):
+        n = rng.randint(1, 7)
+        for _ in range(n):
+            one.new_var()
+        if step % 2:
+            assert list(bulk.new_vars(n)) == list(range(bulk.num_vars - n + 1, bulk.num_vars + 1))
+        else:
+            for _ in range(n):
+                bulk.new_var()
+        bumped = rng.sample(range(1, one.num_vars + 1), min(3, one.num_vars))
+        one._bump(bumped)
+        bulk._bump(bumped)
+    return one, bulk
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_new_vars_leaves_the_engine_as_one_at_a_time_allocation_does(seed: int) -> None:
+    """Bulk allocation (a name's builds at once) must not change any search: the same arrays,
+    the same branching order, the same model."""
+    one, bulk = _allocated_pair(seed)
+    for attr in ("_val", "_watches", "_bimp", "_amo_w", "_lin_w", "_level", "_reason", "_phase", "_seen", "_act"):
+        assert getattr(one, attr) == getattr(bulk, attr), attr
+    order = [one._pick_branch() for _ in range(one.num_vars)]
+    assert order == [bulk._pick_branch() for _ in range(bulk.num_vars)]
+    assert sorted(c >> 1 for c in order) == list(range(1, one.num_vars + 1))
+    one, bulk = _allocated_pair(seed)
+    clauses = rand_cnf(one.num_vars, 3 * one.num_vars, random.Random(seed))
+    for c in clauses:
+        one.add_clause(c)
+        bulk.add_clause(c)
+    result = one.solve()
+    assert bulk.solve() == result
+    if result:
+        assert one.model() == bulk.model()
+    assert one.stats.decisions == bulk.stats.decisions
