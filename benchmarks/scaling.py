@@ -83,6 +83,9 @@ def scale(family: str, solvers: list[str], points: list[int], repeat: int, timeo
             requests = [top_names(shape, point)]
         for solver in solvers:
             times, rss, statuses = [], [], []
+            # one per request, None where it did not solve: the median above can hide that some
+            # requests are trivial (two of the 267k point's five install one or two packages)
+            per_request: list[float | None] = []
             not_optimal = 0
             solved: list[tuple[Problem, Run]] = []
             for i, specs in enumerate(requests):
@@ -90,6 +93,7 @@ def scale(family: str, solvers: list[str], points: list[int], repeat: int, timeo
                     # A solver that timed out once is not run on bigger or further problems of the
                     # family: its growth is already shown, and each timeout costs the full budget.
                     statuses.append(f"skipped: timed out at {gave_up[solver]}")
+                    per_request.append(None)
                     continue
                 problem = Problem(f"{family}-{point}-{i}", [str(directory)], "linux-64", specs, VIRTUAL, "strict")
                 run = _measure(problem, solver, timeout, repeat)
@@ -100,8 +104,10 @@ def scale(family: str, solvers: list[str], points: list[int], repeat: int, timeo
                     not_optimal += 1
                 if run.status == "timeout":
                     gave_up[solver] = f"{family} {point}"
-                if run.status in ("ok", "unsat") and run.total_s is not None:
-                    times.append(run.total_s)
+                solved_in = run.total_s if run.status in ("ok", "unsat") else None
+                per_request.append(solved_in)
+                if solved_in is not None:
+                    times.append(solved_in)
                     if run.peak_rss_mb:
                         rss.append(run.peak_rss_mb)
             row = {
@@ -111,6 +117,7 @@ def scale(family: str, solvers: list[str], points: list[int], repeat: int, timeo
                 "names": size["names"],
                 "solver": solver,
                 "time_s": statistics.median(times) if times else None,
+                "request_times_s": per_request,
                 "peak_rss_mb": max(rss) if rss else None,
                 "statuses": statuses,
                 "not_optimal": not_optimal,

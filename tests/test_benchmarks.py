@@ -314,6 +314,9 @@ def test_scaling_families_verify_every_answer(tmp_path: Path, monkeypatch: pytes
     result = scaling.scale("size", ["solvent"], [40], 1, 60.0)
     (row,) = result["rows"]
     assert row["statuses"] == ["ok"] * 5 and row["not_verified"] == 0 and row["packages"] > 1
+    times = row["request_times_s"]
+    assert len(times) == 5 and all(t is not None and t > 0 for t in times)
+    assert row["time_s"] == sorted(times)[2]  # the median of the five requests
 
     def bogus(problem: scaling.Problem, solver: str, timeout: float) -> Run:
         return Run(problem.name, solver, "ok", total_s=0.1, packages=["nothere=1=0"])
