@@ -80,23 +80,17 @@ class Encoding:
         if found is not None:
             return found
         sat = self.sat
-        var_of = self.var_of
-        records = self.provider.candidates(name)
-        fresh = list(dict.fromkeys(r for r in records if r not in var_of))
-        if fresh:
-            record_of = self.record_of
-            if any(r.track_features for r in fresh):
-                # a tracker's feature variable comes right after it (the numbering decides ties)
-                for record in fresh:
-                    var = var_of[record] = sat.new_var()
-                    record_of[var] = record
-                    for feature in record.track_features:
-                        self._link_feature(var, feature)
-            else:
-                for record, var in zip(fresh, sat.new_vars(len(fresh))):
-                    var_of[record] = var
-                    record_of[var] = record
-        found = self.name_vars[name] = tuple([var_of[r] for r in records])
+        out = []
+        for record in self.provider.candidates(name):
+            var = self.var_of.get(record)
+            if var is None:
+                var = sat.new_var()
+                self.var_of[record] = var
+                self.record_of[var] = record
+                for feature in record.track_features:
+                    self._link_feature(var, feature)
+            out.append(var)
+        found = self.name_vars[name] = tuple(out)
         if len(found) > 1:
             sat.add_at_most_one(found, tag=(ONE_PER_NAME, name))
         for trigger, spec, tag in self._parked.pop(name, ()):

@@ -172,31 +172,6 @@ class _State:
         heappush(self._heap, (-0.0, v))
         return v
 
-    def new_vars(self, n: int) -> range:
-        """Allocate ``n`` variables at once (every build of a name, when the name is touched).
-
-        Their heap entries go on the end without sifting: an entry of a fresh variable, activity
-        0 and a higher number than any variable before, is the largest in the heap.
-        """
-        first = self._nvars + 1
-        end = first + n
-        self._nvars += n
-        twice = 2 * n
-        self._val += [0] * twice
-        self._watches += [[] for _ in range(twice)]
-        self._bimp += [[] for _ in range(twice)]
-        self._amo_w += [[] for _ in range(twice)]
-        self._lin_w += [[] for _ in range(twice)]
-        self._level += [0] * n
-        self._reason += [None] * n
-        self._phase += range(2 * first + 1, 2 * end, 2)
-        self._seen += [0] * n
-        self._notified += [False] * n
-        self._act += [0.0] * n
-        self._in_heap += [True] * n
-        self._heap += [(-0.0, v) for v in range(first, end)]
-        return range(first, end)
-
     def _code(self, lit: int) -> int:
         """Public literal to code, rejecting 0 and unknown variables (a caller bug)."""
         if lit > 0:
