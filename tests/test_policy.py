@@ -1,8 +1,8 @@
-"""The candidate order and conda's version key against their plain definitions.
+"""conda's version key against its plain definition, and the candidate order on ties.
 
-``CandidatePolicy.sort`` and ``classic_version_key`` are written for speed (integer ranks and the
-version's own key instead of comparison wrappers); these properties hold them to the definitions
-they replace, on records built to tie in every field that can tie.
+``classic_version_key`` puts the version's own key in its tuple (compared in C) instead of the
+``VersionOrder``; the property holds it to the definition with the object, on records built to tie
+in every field that can tie.
 """
 
 from __future__ import annotations
@@ -60,15 +60,6 @@ def reference_classic_key(policy: CandidatePolicy) -> Callable[[PackageRecord], 
         return (valid, -rank, record.version_order, record.build_number, noarch, record.timestamp)
 
     return key
-
-
-@settings(max_examples=300, deadline=None)
-@given(records(), st.sampled_from(["strict", "flexible", "disabled"]))
-def test_sort_is_the_order_of_sort_key(recs: list[PackageRecord], priority: str) -> None:
-    policy = CandidatePolicy(priority, channel_rank)
-    got = policy.sort(recs)
-    want = sorted(recs, key=policy.sort_key)
-    assert [id(r) for r in got] == [id(r) for r in want]
 
 
 @settings(max_examples=300, deadline=None)

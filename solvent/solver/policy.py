@@ -65,32 +65,7 @@ class CandidatePolicy:
         )
 
     def sort(self, records: Sequence[PackageRecord]) -> list[PackageRecord]:
-        """The order of :meth:`sort_key`, computed with plain integers where it has a reversed
-        field: the distinct versions and build strings of the name are ranked first (sorting a
-        few dozen keys), so the records' sort compares tuples in C instead of calling back into
-        ``_Reversed`` and ``VersionOrder`` for every comparison. Every touched name is sorted
-        once per solve; ``tests/test_policy.py`` holds this order to ``sort_key``'s."""
-        if len(records) < 2:
-            return list(records)
-        newest = {k: i for i, k in enumerate(sorted({r.version_order.key for r in records}, reverse=True))}
-        builds = {b: i for i, b in enumerate(sorted({r.build for r in records}, reverse=True))}
-        rank = self.rank
-        disabled = self.channel_priority == "disabled"
-
-        def key(record: PackageRecord) -> tuple:
-            return (
-                0 if disabled else rank(record),
-                len(record.track_features),
-                newest[record.version_order.key],
-                len(record.features),
-                -record.build_number,
-                record.subdir == "noarch",
-                -record.timestamp,
-                builds[record.build],
-                record.fn,
-            )
-
-        return sorted(records, key=key)
+        return sorted(records, key=self.sort_key)
 
     def classic_version_key(self, record: PackageRecord) -> tuple:
         """conda classic's per-record key, best last, as in ``Resolve.version_key``.
