@@ -243,15 +243,14 @@ class SatSolver(_Constraints):
         while True:
             if self._asm_failed:
                 return False
-            if self._qhead < len(trail):
-                confl = self._propagate()
-                if confl is not None:
-                    lits = confl.lits if type(confl) is _Expl else confl
-                    if not self._resolve_conflict(lits, self._conflict_info(confl) if self._track_core else None):
-                        return False
-                    if limit is not None and stats.conflicts >= limit:
-                        return None
-                    continue
+            confl = self._propagate()
+            if confl is not None:
+                lits = confl.lits if type(confl) is _Expl else confl
+                if not self._resolve_conflict(lits, self._conflict_info(confl) if self._track_core else None):
+                    return False
+                if limit is not None and stats.conflicts >= limit:
+                    return None
+                continue
             if not self._ok:
                 return False
             if on_true is not None and self._notify_head < len(trail):
@@ -265,31 +264,24 @@ class SatSolver(_Constraints):
                             return False
                 continue  # the callbacks may have added constraints: propagate again
             if len(trail_lim) < n_groups:
-                # Place the next assumption group on a level of its own, then propagate it. A
-                # group already true (most of the optimizer's, one literal each) leaves its level
-                # empty and the next one follows at once: nothing new would be propagated.
+                # place the next assumption group on a level of its own, then propagate it
+                group = groups[len(trail_lim)]
+                trail_lim.append(len(trail))
+                lv = len(trail_lim)
                 level = self._level
                 reason = self._reason
                 push = trail.append
-                while len(trail_lim) < n_groups:
-                    group = groups[len(trail_lim)]
-                    trail_lim.append(len(trail))
-                    lv = len(trail_lim)
-                    placed = False
-                    for a in group:
-                        va = val[a]
-                        if va == -1:
-                            self._analyze_final(a)
-                            return False
-                        if va == 0:
-                            val[a] = 1
-                            val[a ^ 1] = -1
-                            level[a >> 1] = lv
-                            reason[a >> 1] = None
-                            push(a)
-                            placed = True
-                    if placed:
-                        break
+                for a in group:
+                    va = val[a]
+                    if va == -1:
+                        self._analyze_final(a)
+                        return False
+                    if va == 0:
+                        val[a] = 1
+                        val[a ^ 1] = -1
+                        level[a >> 1] = lv
+                        reason[a >> 1] = None
+                        push(a)
                 continue
             if stop:
                 return None
