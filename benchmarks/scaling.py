@@ -82,8 +82,8 @@ def scale(family: str, solvers: list[str], points: list[int], repeat: int, timeo
         else:
             requests = [top_names(shape, point)]
         for solver in solvers:
-            times, rss, statuses = [], [], []
-            # one per request, None where it did not solve: the median above can hide that some
+            rss, statuses = [], []
+            # one per request, None where it did not solve: the point's median can hide that some
             # requests are trivial (two of the 267k point's five install one or two packages)
             per_request: list[float | None] = []
             not_optimal = 0
@@ -106,10 +106,9 @@ def scale(family: str, solvers: list[str], points: list[int], repeat: int, timeo
                     gave_up[solver] = f"{family} {point}"
                 solved_in = run.total_s if run.status in ("ok", "unsat") else None
                 per_request.append(solved_in)
-                if solved_in is not None:
-                    times.append(solved_in)
-                    if run.peak_rss_mb:
-                        rss.append(run.peak_rss_mb)
+                if solved_in is not None and run.peak_rss_mb:
+                    rss.append(run.peak_rss_mb)
+            times = [t for t in per_request if t is not None]
             row = {
                 "family": family,
                 "point": point,
