@@ -544,6 +544,16 @@ def test_contradictory_assumptions() -> None:
     assert s.solve([-a]) is True and s.value(b) is True
 
 
+def test_in_conflicts_names_the_variables_a_conflict_analysis_met() -> None:
+    s = pigeonhole(5, 4, native=False)
+    spare = s.new_var()  # in no clause: no conflict can meet it
+    assert not any(s.in_conflicts(v) for v in range(1, s.num_vars + 1))
+    assert s.solve() is False
+    assert s.stats.conflicts > 0
+    assert any(s.in_conflicts(v) for v in range(1, spare))
+    assert not s.in_conflicts(spare)
+
+
 def test_max_conflicts_gives_up_then_finishes() -> None:
     s = pigeonhole(8, 7, native=False)
     assert s.solve(max_conflicts=5) is None

@@ -430,6 +430,29 @@ def test_as_many_packages_as_versions_stay_solvable() -> None:
     assert versions == [str(v) for v in range(1, 7)]
 
 
+def test_pigeonhole_look_in_conflicts_only_sees_names_a_search_met() -> None:
+    """The resolver's look is limited to names whose builds took part in a conflict: before any
+    search it finds nothing, after the search met the packages it finds their count, and a
+    pigeonhole set the search never touched is left alone."""
+    from solvent.solver.encoding import REQUEST, Encoding
+    from solvent.solver.pigeonhole import add_pigeonhole_clauses
+
+    names = [f"p{i}" for i in range(7)]
+    records = _all_different(names, [str(v) for v in range(1, 7)])
+    idle = [f"q{i}" for i in range(7)]  # the same shape, but nothing requires it
+    records += _all_different(idle, [str(v) for v in range(1, 7)])[1:]
+    enc = Encoding(Provider(RecordSet(records, ["test"]), platform="linux-64"))
+    spec = parse_match_spec("root")
+    enc.require(0, spec, (REQUEST, spec))
+    for name in [*names, *idle]:
+        enc.touch(name)
+    assert add_pigeonhole_clauses(enc, in_conflicts=True) == 0  # no conflict yet
+    assert enc.sat.solve(on_true=enc.expand, max_conflicts=30) is None
+    assert add_pigeonhole_clauses(enc, in_conflicts=True) == 1
+    assert enc.counted == {frozenset(names)}  # not the idle set (the full look would find it)
+    assert enc.sat.solve(on_true=enc.expand) is False
+
+
 @pytest.mark.parametrize(("n_names", "n_versions", "expected"), [(6, 6, 0), (7, 6, 1), (5, 7, 0)])
 def test_pigeonhole_clauses_only_where_the_count_fails(n_names: int, n_versions: int, expected: int) -> None:
     from solvent.solver.encoding import REQUEST, Encoding

@@ -274,12 +274,18 @@ class LexicographicOptimizer:
         self._scanned = key
         val = sat.assignment()
         record_of = self.enc.record_of
+        floors: dict[str, tuple[dict[int, int], int] | None] = {}  # per name, read once per scan
         found = False
         for req in self.enc.requirements:
             t = req.trigger
             if t and val[2 * t] != 1:
                 continue
+            s = req.satisfier
+            if s and val[2 * s] == 1:
+                continue
             name = None
+            ranks: dict[int, int] = {}
+            lowest = 0
             cheapest = -1
             for c in req.candidates:
                 vc = val[2 * c]
@@ -288,16 +294,28 @@ class LexicographicOptimizer:
                     break
                 if vc:
                     continue
-                record = record_of[c]
-                ladder = softs.ladders.get(record.name)
-                if ladder is None or (name is not None and record.name != name) or not softs.forbids(c):
-                    cheapest = -1
+                cname = record_of[c].name
+                if cname != name:
+                    if name is not None:
+                        cheapest = -1  # builds of two names: no single rung to climb
+                        break
+                    name = cname
+                    if name in floors:
+                        got = floors[name]
+                    else:
+                        got = floors[name] = softs.floor(name)
+                    if got is None:
+                        cheapest = -1
+                        break
+                    ranks, lowest = got
+                rank = ranks.get(c, 0)
+                if rank < lowest:
+                    cheapest = -1  # a build the assumption allows
                     break
-                name = record.name
-                rank = ladder.ranks[c]
                 if cheapest < 0 or rank < cheapest:
                     cheapest = rank
             if cheapest > 0 and name is not None and softs.climb(name, cheapest):
+                floors.pop(name, None)
                 self.stats.relaxed_without_search += 1
                 found = True
         return found

@@ -28,22 +28,33 @@ _MAX_NAME_CANDIDATES = 64  # names with more builds than this are left out of th
 _MAX_EXPANSIONS = 5000  # records whose clauses may be generated to complete the graph
 
 
-def add_pigeonhole_clauses(enc: Encoding) -> int:
+def add_pigeonhole_clauses(enc: Encoding, *, in_conflicts: bool = False) -> int:
     """Find sets of packages that pairwise exclude equal versions and outnumber their versions;
-    for each, add the clause "one of them is not installed". Returns how many were added."""
+    for each, add the clause "one of them is not installed". Returns how many were added.
+
+    ``in_conflicts`` looks only at names with a build that took part in a conflict: a search that
+    keeps failing on a counting argument keeps meeting those packages, and on a big environment
+    that struggles for another reason the full look costs seconds (generating the clauses of up
+    to 5,000 records on the 267k-record channel, to find nothing).
+    """
+    sat = enc.sat
     names = [
         name
         for name, variables in enc.name_vars.items()
-        if 2 <= len(variables) <= _MAX_NAME_CANDIDATES and not name.startswith("__")
+        if 2 <= len(variables) <= _MAX_NAME_CANDIDATES
+        and not name.startswith("__")
+        and (not in_conflicts or any(sat.in_conflicts(v) for v in variables))
     ]
-    budget = _MAX_EXPANSIONS
-    for name in names:
-        for var in enc.name_vars[name]:
-            if budget and not enc.expanded(var):
-                enc.expand(var)  # its exclusions are clauses only once generated
-                budget -= 1
+    budget = _expand(enc, names, _MAX_EXPANSIONS)
+    if in_conflicts:
+        # a set's last member may not have met a conflict yet: take the names the others exclude
+        known = set(names)
+        more = sorted(
+            n for n in _excluded_names(enc, names) - known if 2 <= len(enc.name_vars[n]) <= _MAX_NAME_CANDIDATES
+        )
+        _expand(enc, more, budget)
+        names += more
     graph = _exclusion_graph(enc, names)
-    sat = enc.sat
     done = enc.counted
     added = 0
     for clique in _cliques(graph):
@@ -66,6 +77,41 @@ def add_pigeonhole_clauses(enc: Encoding) -> int:
             if sat.value(inst) is None and not sat.implied([-inst]):
                 sat.add_clause([inst], tag=(NEEDED, name))
     return added
+
+
+def _expand(enc: Encoding, names: list[str], budget: int) -> int:
+    """Generate the clauses of these names' records (their exclusions are clauses only then), at
+    most ``budget`` of them; what is left of the budget."""
+    for name in names:
+        for var in enc.name_vars[name]:
+            if budget and not enc.expanded(var):
+                enc.expand(var)
+                budget -= 1
+    return budget
+
+
+def _excluded_names(enc: Encoding, names: list[str]) -> set[str]:
+    """Names with records that records of at least two of ``names`` rule out through binary
+    clauses: a member of a set of three or more is adjacent to every other member."""
+    sat = enc.sat
+    record_of = enc.record_of
+    any_vars = enc.any_vars
+    seen_by: dict[str, int] = defaultdict(int)
+    for name in names:
+        out: set[str] = set()
+        for var in enc.name_vars[name]:
+            for code in sat.binary_implications(var):
+                w = code >> 1
+                if code & 1 and w in record_of:
+                    out.add(record_of[w].name)
+                elif not code & 1 and w in any_vars:
+                    for c in sat.binary_implications(w):
+                        if c & 1 and (c >> 1) in record_of:
+                            out.add(record_of[c >> 1].name)
+        out.discard(name)
+        for other in out:
+            seen_by[other] += 1
+    return {n for n, k in seen_by.items() if k >= 2 and not n.startswith("__")}
 
 
 def _exclusion_graph(enc: Encoding, names: list[str]) -> dict[str, set[str]]:

@@ -164,7 +164,7 @@ class Resolver:
             self.stats.solves += 1
             if result is not None:
                 return result
-            self.stats.pigeonholes += add_pigeonhole_clauses(enc)
+            self.stats.pigeonholes += add_pigeonhole_clauses(enc, in_conflicts=True)
             checkpoint *= 2
 
     def _take_model(self) -> None:

@@ -365,6 +365,11 @@ class SatSolver(_Constraints):
                 out.append(lit)
         return out
 
+    def in_conflicts(self, var: int) -> bool:
+        """Has ``var`` taken part in a conflict analysis (its activity was ever raised)? What
+        other parts of the solver use to look only where the search has struggled."""
+        return self._act[var] > 0.0
+
     def binary_implications(self, lit: int) -> list[int]:
         """Codes implied by ``lit`` through binary clauses (``2v`` for ``v``, ``2v+1`` for ``-v``):
         what other parts of the solver read to find structure in the clauses."""

@@ -190,6 +190,16 @@ class SoftSet:
         """The rung of ``ladder`` assumed false now (None once every rung is relaxed)."""
         return self._rung.get(ladder.name)
 
+    def floor(self, name: str) -> tuple[dict[int, int], int] | None:
+        """The ranks of ``name``'s ladder and the lowest rank its current assumption rules out
+        (None without a ladder or once every rung is relaxed): :meth:`forbids` for a whole name,
+        for callers that test thousands of its builds."""
+        ladder = self.ladders.get(name)
+        if ladder is None:
+            return None
+        a = self._rung.get(name)
+        return None if a is None else (ladder.ranks, self._steps[a][1])
+
     def forbids(self, var: int) -> bool:
         """Does the current assumption of this record's ladder rule the record out?"""
         record = self.enc.record_of.get(var)
