@@ -468,3 +468,37 @@ def test_pigeonhole_clauses_only_where_the_count_fails(n_names: int, n_versions:
     assert add_pigeonhole_clauses(enc) == expected
     assert add_pigeonhole_clauses(enc) == 0  # stated once
     assert enc.sat.solve(on_true=enc.expand) is (expected == 0)
+
+
+def _late_dead_end(fillers: int) -> list[PackageRecord]:
+    """``x 2`` rules out every ``z``; ``y`` (both builds need ``z``) is required after ``fillers``
+    unrelated packages. Without looking ahead the search finds out at ``y``, fillers levels above
+    ``x``'s decision, and must decide every filler again."""
+    names = [f"f{i}" for i in range(fillers)]
+    out = [rec("root", "1", depends=["x", *names, "y"])]
+    out += [rec("x", "2", constrains=["z <0"]), rec("x", "1")]
+    out += [rec(name, v) for name in names for v in ("2", "1")]
+    out += [rec("y", v, depends=["z"]) for v in ("2", "1")]
+    out += [rec("z", v) for v in ("2", "1")]
+    return out
+
+
+@pytest.mark.parametrize("lookahead", [True, False])
+def test_a_requirement_with_few_candidates_is_refuted_where_it_dies(
+    monkeypatch: pytest.MonkeyPatch, lookahead: bool
+) -> None:
+    from solvent.solver import decide
+
+    if not lookahead:
+        monkeypatch.setattr(decide, "LOOKAHEAD_CANDIDATES", 0)
+    records = _late_dead_end(60)
+    provider = Provider(RecordSet(records, ["test"]), platform="linux-64")
+    resolver = Resolver(provider, policy="greedy")
+    out = resolver.resolve([parse_match_spec("root")])
+    assert_valid_solution(out, ["root"])
+    assert names_versions(out)["x"] == "1"
+    decisions = resolver.stats.decisions
+    if lookahead:
+        assert decisions < 70  # the fillers are decided once
+    else:
+        assert decisions > 120  # and twice without the look-ahead: what it is for

@@ -15,6 +15,20 @@ candidates for "first active unsatisfied requirement"; a requirement enters it w
 appears on the trail, and leaves it when found satisfied (remembered with the decision level of
 its satisfier, and put back when a backjump undoes that level). The engine's low-water marks
 (``low_trail``, ``low_var``) say how far a backjump went since the last call.
+
+**Look-ahead.** The encoding is lazy: a record's clauses are generated when it first becomes
+true. So the search learns that a candidate cannot work (a dependency of it has no candidate left)
+only when it tries that candidate, and when every candidate of a requirement turns out dead, the
+requirement fails at the level where their dependencies died, often thousands of levels below
+the current one. Chronological backtracking cannot keep the levels above a conflict, so all of
+them are undone and decided again: on the 267k-record channel's deepest request, 230 such
+conflicts undid 316,679 levels, 97% of its 328,555 decisions. So when a requirement with at most
+``LOOKAHEAD_CANDIDATES`` candidates becomes active, the clauses of all its candidates are
+generated (at the start of the next call): propagation then rules each one out at the level where
+it dies, and the requirement fails there, not far above. That request went from 16 s to 4.6 s
+(6,854 decisions). Requirements with more candidates (a package built for every python) are left
+lazy: generating their candidates touches names nothing else needs, which cost the first solution
+of the median real environments 10-25% more for 16 or more, against 2% for 8.
 """
 
 from __future__ import annotations
@@ -23,6 +37,10 @@ from heapq import heappop, heappush
 
 from solvent.solver.encoding import Encoding
 from solvent.solver.sat import COMPLETE
+
+# Requirements with at most this many candidates get their candidates' clauses up front (see the
+# module docstring's look-ahead).
+LOOKAHEAD_CANDIDATES = 8
 
 
 class GreedyDecider:
@@ -37,14 +55,42 @@ class GreedyDecider:
         self._satisfied: dict[int, list[int]] = {}  # trail start of the satisfier's level -> reqs
         self._ptr = 0  # trail entries before this were seen
         self._free = 1  # every variable below this is assigned (the fallback's cursor)
+        self._ahead: list[int] = []  # requirements that became active: look at their candidates
+        self._looked: set[int] = set()
 
     def _push(self, i: int) -> None:
         if i not in self._queued:
             self._queued.add(i)
             heappush(self._heap, i)
 
+    def _look_ahead(self) -> bool:
+        """Generate the clauses of the candidates of requirements that became active since the
+        last call (a few candidates each); whether that added constraints (the engine then
+        propagates before asking again)."""
+        enc = self.encoding
+        sat = enc.sat
+        val = sat._val
+        requirements = enc.requirements
+        looked = self._looked
+        epoch = sat._epoch
+        ahead = self._ahead
+        self._ahead = []
+        for i in ahead:
+            if i in looked:
+                continue
+            looked.add(i)
+            candidates = requirements[i].candidates
+            if len(candidates) > LOOKAHEAD_CANDIDATES:
+                continue
+            for var in candidates:
+                if val[2 * var] != -1 and not enc.expanded(var):
+                    enc.expand(var)
+        return sat._epoch != epoch or not sat._ok
+
     def __call__(self) -> int | None:
         sat = self.encoding.sat
+        if self._ahead and self._look_ahead():
+            return None  # new constraints: the engine propagates them and asks again
         val = sat._val
         trail = sat._trail
         requirements = self.encoding.requirements
@@ -62,6 +108,7 @@ class GreedyDecider:
         by_trigger = self._by_trigger
         queued = self._queued
         heap = self._heap
+        ahead = self._ahead
         for i in range(self._indexed, len(requirements)):
             trigger = requirements[i].trigger
             if trigger:
@@ -75,6 +122,7 @@ class GreedyDecider:
             if i not in queued:
                 queued.add(i)
                 heappush(heap, i)
+                ahead.append(i)
         self._indexed = len(requirements)
         # 3. triggers that became true
         for pos in range(self._ptr, len(trail)):
@@ -86,6 +134,7 @@ class GreedyDecider:
                         if i not in queued:
                             queued.add(i)
                             heappush(heap, i)
+                            ahead.append(i)
         self._ptr = len(trail)
         sat.low_trail = len(trail)
         sat.low_var = sat.num_vars + 1
