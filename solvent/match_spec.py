@@ -51,6 +51,15 @@ _PARENS = re.compile(r".*(\(.*\))")
 _NAME_REST = re.compile(r"([^ =<>!~]+)?([><!=~ ].+)?")
 _VERSION_BUILD = re.compile(r"((?:.+?)[^><!,|]?)(?:(?<![=!|,<>~])(?:[ =])([^-=,|<>~]+?))?$")
 _NAME_OK = re.compile(r"^[a-z0-9_.*-]+$")
+# The shape of nearly every depends string: a lower-case name, then optionally one space and a
+# version (operators only where conda's rewriting leaves them alone: no leading ``=``), then
+# optionally one space and a build without glob-breaking characters. _parse_general reads these
+# exactly as this does (tests/test_match_spec_fast.py checks every depends string of the real
+# channel snapshots), in a fifth of the time.
+_TOKEN = r"[0-9*][0-9A-Za-z.*_+\-]*"
+_SIMPLE = re.compile(
+    rf"([a-z0-9_][a-z0-9_.\-]*)(?: ((?:[<>!~]=?)?{_TOKEN}(?:[,|](?:[<>!~]=?|==)?{_TOKEN})*)(?: ([0-9A-Za-z_.*+]+))?)?"
+)
 
 Matcher = Union[StrMatch, VersionSpec, BuildNumberSpec, FeatureMatch, "ChannelMatch", str]
 
@@ -135,6 +144,19 @@ def _sanitize_version(version: str, build: str | None) -> str:
 
 
 def _parse(spec: str) -> dict[str, Any]:
+    m = _SIMPLE.fullmatch(spec)
+    if m is None:
+        return _parse_general(spec)
+    name, version, build = m.groups()
+    out: dict[str, Any] = {"name": name}
+    if version:
+        out["version"] = version
+        if build:
+            out["build"] = build
+    return out
+
+
+def _parse_general(spec: str) -> dict[str, Any]:
     original = spec
     text = spec.strip()
     if not text:

@@ -31,7 +31,7 @@ Element = Union[int, float, str]
 Component = tuple[Element, ...]
 Key = tuple
 
-_ALLOWED = frozenset("*.+!_0123456789abcdefghijklmnopqrstuvwxyz")
+_DISALLOWED = re.compile(r"[^*.+!_0-9a-z]")
 _RUNS = re.compile(r"[0-9]+|\*+|[^0-9*]+")
 _INF = float("inf")
 _END: tuple = (1,)
@@ -169,10 +169,12 @@ class VersionOrder:
         norm = stripped.lower()
         if "-" in norm and "_" not in norm:
             norm = norm.replace("-", "_")  # dashes are allowed when there are no underscores
-        for i, ch in enumerate(norm):
-            if ch not in _ALLOWED:
-                what = "'-' together with '_'" if ch == "-" else f"invalid character {stripped[i]!r}"
-                raise _VersionSyntaxError(vstr, what, lead + i)
+        bad = _DISALLOWED.search(norm)
+        if bad is not None:
+            i = bad.start()
+            ch = norm[i]
+            what = "'-' together with '_'" if ch == "-" else f"invalid character {stripped[i]!r}"
+            raise _VersionSyntaxError(vstr, what, lead + i)
         epoch_text, bang, rest = norm.partition("!")
         if not bang:
             epoch_text, rest, offset = "0", norm, 0

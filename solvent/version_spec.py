@@ -24,7 +24,7 @@ from solvent.version import VersionOrder, parse_version, prefix_matcher
 
 _RELATION = re.compile(r"(=|==|!=|<=|>=|<|>|~=)(?![=<>!~])(\S+)$")
 _OPERATOR_START = frozenset("=<>!~")
-_STOP = frozenset("()|,")
+_NEXT_STOP = re.compile(r"[()|,]")
 
 Predicate = Callable[[VersionOrder], bool]
 
@@ -200,8 +200,8 @@ class _Parser:
         if end >= 0:
             self.pos = end + 1
         else:
-            while self.pos < self.n and spec[self.pos] not in _STOP:
-                self.pos += 1
+            m = _NEXT_STOP.search(spec, start)
+            self.pos = m.start() if m else self.n
         text = spec[start : self.pos].rstrip()
         if not text:
             if self.depth == 0 and start < self.n and spec[start] == ")":
