@@ -83,8 +83,8 @@ class GreedyDecider:
             if len(candidates) > LOOKAHEAD_CANDIDATES:
                 continue
             for var in candidates:
-                if val[2 * var] != -1 and not enc.expanded(var):
-                    enc.expand(var)
+                if val[2 * var] != -1:
+                    enc.expand_known(var)
         return sat._epoch != epoch or not sat._ok
 
     def __call__(self) -> int | None:

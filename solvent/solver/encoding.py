@@ -63,6 +63,8 @@ class Encoding:
         self.feature_trackers: dict[str, list[int]] = defaultdict(list)
         self._parked: dict[str, list[tuple[int, MatchSpec, Any]]] = defaultdict(list)
         self._expanded: set[int] = set()
+        # records looked at ahead of time (see expand_known): the dependencies still to generate
+        self._deferred: dict[int, list[MatchSpec]] = {}
         # auxiliary variables that stand for "a package of this name is installed"
         self.aux_name: dict[int, str] = {}
         self._installed: dict[str, int] = {}
@@ -211,11 +213,47 @@ class Encoding:
         record = self.record_of.get(var)
         if record is None:
             return  # an auxiliary variable (features, guards, objectives)
+        deferred = self._deferred.pop(var, None)
+        if deferred is not None:
+            for spec in deferred:
+                self.require(var, spec, (DEPENDS, record, spec))
+            return
         provider = self.provider
         for spec in provider.dependencies(record):
             self.require(var, spec, (DEPENDS, record, spec))
         for spec in provider.constraints(record):
             self.constrain(var, spec, (CONSTRAINS, record, spec))
+
+    def expand_known(self, var: int) -> None:
+        """Generate the clauses of a record that concern names already in the problem, ahead of
+        its being chosen; the rest waits for :meth:`expand`.
+
+        A record can only be ruled out through names the problem has: a dependency on a name
+        nothing touched yet, and nothing constrains, has candidates that nothing excludes. So
+        looking ahead at a requirement's alternatives (:mod:`solvent.solver.decide`) needs only
+        these clauses, and does not load the records of names that only an alternative would
+        bring in.
+        """
+        if var in self._expanded or var in self._deferred:
+            return
+        record = self.record_of.get(var)
+        if record is None:
+            return
+        provider = self.provider
+        name_vars = self.name_vars
+        later: list[MatchSpec] = []
+        for spec in provider.dependencies(record):
+            name = spec.name
+            if name in name_vars or name in self._parked or name.startswith("__"):
+                self.require(var, spec, (DEPENDS, record, spec))
+            else:
+                later.append(spec)
+        for spec in provider.constraints(record):
+            self.constrain(var, spec, (CONSTRAINS, record, spec))
+        if later:
+            self._deferred[var] = later
+        else:
+            self._expanded.add(var)
 
     # -- reading the answer -------------------------------------------------------------------
     def chosen(self, model: set[int]) -> list[PackageRecord]:
