@@ -23,12 +23,12 @@ requirement fails at the level where their dependencies died, often thousands of
 the current one. Chronological backtracking cannot keep the levels above a conflict, so all of
 them are undone and decided again: on the 267k-record channel's deepest request, 230 such
 conflicts undid 316,679 levels, 97% of its 328,555 decisions. So when a requirement with at most
-``LOOKAHEAD_CANDIDATES`` candidates becomes active, the clauses of all its candidates are
-generated (at the start of the next call): propagation then rules each one out at the level where
-it dies, and the requirement fails there, not far above. That request went from 16 s to 4.6 s
-(6,854 decisions). Requirements with more candidates (a package built for every python) are left
-lazy: generating their candidates touches names nothing else needs, which cost the first solution
-of the median real environments 10-25% more for 16 or more, against 2% for 8.
+``LOOKAHEAD_CANDIDATES`` candidates becomes active, its candidates' clauses on the names the
+problem already has are generated (at the start of the next call; ``Encoding.expand_known``):
+propagation then rules each one out at the level where it dies, and the requirement fails there,
+not far above. That request went from 16 s to 3.6 s (8,812 decisions). Requirements with more
+candidates (a package built for every python) are left lazy: with 16 or more the first solution
+of the median real environments cost 10-25% more, against 2% for 8.
 """
 
 from __future__ import annotations
