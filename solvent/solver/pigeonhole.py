@@ -90,24 +90,29 @@ def _expand(enc: Encoding, names: list[str], budget: int) -> int:
     return budget
 
 
+def _ruled_out(enc: Encoding, var: int) -> set[int]:
+    """Variables that ``var`` rules out through a binary clause: directly, or through the shared
+    "one of these" variable of a dependency, which carries the exclusions of the builds the
+    dependency rules out."""
+    sat = enc.sat
+    any_vars = enc.any_vars
+    out: set[int] = set()
+    for code in sat.binary_implications(var):
+        w = code >> 1
+        if code & 1:
+            out.add(w)
+        elif w in any_vars:
+            out.update(c >> 1 for c in sat.binary_implications(w) if c & 1)
+    return out
+
+
 def _excluded_names(enc: Encoding, names: list[str]) -> set[str]:
     """Names with records that records of at least two of ``names`` rule out through binary
     clauses: a member of a set of three or more is adjacent to every other member."""
-    sat = enc.sat
     record_of = enc.record_of
-    any_vars = enc.any_vars
     seen_by: dict[str, int] = defaultdict(int)
     for name in names:
-        out: set[str] = set()
-        for var in enc.name_vars[name]:
-            for code in sat.binary_implications(var):
-                w = code >> 1
-                if code & 1 and w in record_of:
-                    out.add(record_of[w].name)
-                elif not code & 1 and w in any_vars:
-                    for c in sat.binary_implications(w):
-                        if c & 1 and (c >> 1) in record_of:
-                            out.add(record_of[c >> 1].name)
+        out = {record_of[w].name for var in enc.name_vars[name] for w in _ruled_out(enc, var) if w in record_of}
         out.discard(name)
         for other in out:
             seen_by[other] += 1
@@ -117,7 +122,6 @@ def _excluded_names(enc: Encoding, names: list[str]) -> set[str]:
 def _exclusion_graph(enc: Encoding, names: list[str]) -> dict[str, set[str]]:
     """Names X and Y are adjacent when, for every version both have, the two builds of that
     version exclude each other (a binary clause), and they share at least one version."""
-    sat = enc.sat
     record_of = enc.record_of
     by_version: dict[str, dict[str, list[int]]] = {}
     for name in names:
@@ -127,20 +131,7 @@ def _exclusion_graph(enc: Encoding, names: list[str]) -> dict[str, set[str]]:
         by_version[name] = table
     # excludes[var] = variables whose candidates var rules out through a binary clause
     name_of = {v: name for name in names for v in enc.name_vars[name]}
-    excludes: dict[int, set[int]] = {}
-    any_vars = enc.any_vars
-    for var in name_of:
-        out: set[int] = set()
-        for code in sat.binary_implications(var):
-            w = code >> 1
-            if code & 1:
-                if w in name_of:
-                    out.add(w)
-            elif w in any_vars:
-                # a dependency through its shared "one of these" variable, which carries the
-                # exclusions of the builds the dependency rules out
-                out.update(c >> 1 for c in sat.binary_implications(w) if c & 1 and (c >> 1) in name_of)
-        excludes[var] = out
+    excludes = {var: {w for w in _ruled_out(enc, var) if w in name_of} for var in name_of}
     neighbours: dict[str, set[str]] = defaultdict(set)
     for var, out in excludes.items():
         x = name_of[var]
