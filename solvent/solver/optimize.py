@@ -46,6 +46,12 @@ from solvent.solver.softs import SoftSet
 _FEW_ALTERNATIVES = 8
 # A core is shrunk by asking again with only its own assumptions, at most this many times.
 _TRIMS = 3
+# Conflicts each try of a core's minimization may take (see _minimal_core).
+_MINIMIZE_CONFLICTS = 10
+# Cores up to this size are used as the search found them (see _minimal_core): a counter over a
+# few names is nearly as strong as one over a minimal subset, and minimizing them all cost the
+# real environments' proofs more than it saved.
+_SMALL_CORE = 8
 # The share of the conflict budget kept back for improving the incumbent should a proof run out
 # (one part in this many).
 _IMPROVE_SHARE = 10
@@ -97,6 +103,8 @@ class LexicographicOptimizer:
         self._covered_names = -1  # names touched when the fixed objectives' terms were last read
         self._scanned: tuple[int, int, int] | None = None  # state _requirement_cores last read
         self.stats = OptimizeStats()
+        # the incumbent came from the engine's own search and may install what nothing needs
+        self._loose = False
         self._searched = False  # the last question needed a search (not propagation alone)
 
     # ------------------------------------------------------------------ driver
@@ -133,6 +141,8 @@ class LexicographicOptimizer:
         softs = SoftSet(enc)
         softs.add_terms(terms)
         upper = self._incumbent_cost(terms)
+        if upper and self._loose:
+            upper = self._tighten_incumbent(terms, upper)
         probed: set[int] = set()
         expanded = False
         # After a core the next question goes straight to the engine: its assumptions sit one
@@ -176,6 +186,7 @@ class LexicographicOptimizer:
                 if self._pays(model, model_vars, [*fresh, *covered]):
                     continue  # the model pays for terms it was not told about: ask again
                 self._take(model, model_vars)
+                self._loose = True
                 upper = softs.lower
                 break
             core = self._core(softs)
@@ -214,7 +225,7 @@ class LexicographicOptimizer:
             # The engine's model may set indicators that nothing forces ("this name is
             # installed" with none of its records); the policy completes the model's records
             # into a model where they follow the records, as the incumbent's do.
-            if not sat.solve(self._true_records(sat.model()), decide=self.decide, on_true=self.enc.expand):
+            if not sat.solve(self._needed_records(set(sat.model())), decide=self.decide, on_true=self.enc.expand):
                 raise RuntimeError("internal error: a model's own records became infeasible")
             self.stats.solves += 1
             model = set(sat.model())
@@ -248,13 +259,52 @@ class LexicographicOptimizer:
         core = [a for a in self.sat.failed_assumptions() if a in softs.weights]
         if not core:
             raise RuntimeError("internal error: the optimized objectives became infeasible")
-        for _ in range(_TRIMS if self._searched else 0):
+        if not self._searched:
+            return core
+        for _ in range(_TRIMS):
             if len(core) <= 2 or self._solve(core):
                 break
             smaller = [a for a in self.sat.failed_assumptions() if a in softs.weights]
             if not smaller or len(smaller) >= len(core):
                 break
             core = smaller
+        if len(core) <= _SMALL_CORE:
+            return core
+        return self._minimal_core(core)
+
+    def _minimal_core(self, core: list[int]) -> list[int]:
+        """Drop the assumptions of ``core`` the refutation can do without, one by one.
+
+        Trimming keeps what a search happened to use, and on a set-cover-like objective that is
+        dozens of names where two or three suffice (``at least one of these 50 is installed``
+        where two of them already exclude each other). A large core is a weak one: it raises the
+        bound by one and its counter charges only for violations among all 50, so the proof needs
+        ever more cores, themselves larger (a synthetic 8-name request: a bound of 98 against an
+        optimum of 131 when 20,000 conflicts ran out; minimized, proven in 1,300). Each try is
+        bounded by a few conflicts; an assumption whose removal the search cannot refute within
+        them stays. The tries follow the policy's decisions, which complete a model in a few
+        steps when the assumption turns out to be needed, where the engine's own decisions
+        would set every variable one at a time.
+        """
+        i = 0
+        while i < len(core) and len(core) > 2:
+            remaining = self.budget_end - self.sat.stats.conflicts
+            if remaining <= 0:
+                break
+            rest = core[:i] + core[i + 1 :]
+            result = self.sat.solve(
+                rest,
+                decide=self.decide,
+                on_true=self.enc.expand,
+                max_conflicts=min(_MINIMIZE_CONFLICTS, remaining),
+                level_each=True,
+            )
+            self.stats.solves += 1
+            if result is False:
+                failed = set(self.sat.failed_assumptions())
+                core = [a for a in rest if a in failed]
+            else:
+                i += 1
         return core
 
     def _requirement_cores(self, softs: SoftSet) -> bool:
@@ -404,6 +454,53 @@ class LexicographicOptimizer:
         if not self.sat.implied(self._true_records(model), on_true=self.enc.expand):
             return None
         return {abs(lit) for lit in lits if self.sat.value(abs(lit)) is True}
+
+    def _tighten_incumbent(self, terms: Terms, cost: int) -> int:
+        """Drop from the incumbent what nothing needs; its cost for ``terms`` afterwards.
+
+        A model of the engine's own search installs whatever its decisions happened to set
+        true, as long as the objective being minimized does not pay for it: a later objective
+        then starts from an incumbent far above its optimum (381 counted packages where only the
+        requested names' dependencies, 144, were needed, on a synthetic 8-name request). The
+        records the requests reach through the incumbent's own choices still satisfy every
+        requirement; the rest only adds terms, so the policy's completion of those records is a
+        model as good for every finished objective (held in the context) and never worse here.
+        """
+        self._loose = False
+        needed = self._needed_records(self.model)
+        if len(needed) == len(self._true_records(self.model)):
+            return cost
+        if not self.sat.solve(needed, decide=self.decide, on_true=self.enc.expand):
+            return cost  # a finished objective's new terms object: keep the incumbent as it is
+        self.stats.solves += 1
+        model = set(self.sat.model())
+        tighter = value_of(terms, model)
+        if tighter >= cost:
+            return cost
+        self._take(model)
+        return tighter
+
+    def _needed_records(self, model: set[int]) -> list[int]:
+        """The records of ``model`` that the requests reach through its own choices (each
+        requirement of a reached record through the candidate the model installs), in order."""
+        by_trigger: dict[int, list[tuple[int, ...]]] = {}
+        for req in self.enc.requirements:
+            found = by_trigger.get(req.trigger)
+            if found is None:
+                by_trigger[req.trigger] = [req.candidates]
+            else:
+                found.append(req.candidates)
+        needed: set[int] = set()
+        todo = [0]
+        while todo:
+            for candidates in by_trigger.get(todo.pop(), ()):
+                for c in candidates:
+                    if c in model:
+                        if c not in needed:
+                            needed.add(c)
+                            todo.append(c)
+                        break
+        return sorted(needed)
 
     def _true_records(self, true_vars: Iterable[int]) -> list[int]:
         """The record variables among a model's true variables, in order."""

@@ -1,0 +1,99 @@
+"""The optimizer's cores and incumbent: cores minimized (checked against pycosat), and an
+incumbent found by the engine's own search cut down to what the requests need."""
+
+from __future__ import annotations
+
+import random
+
+import pycosat
+import pytest
+
+import solvent.solver.optimize as optimize
+from solvent.match_spec import parse_match_spec
+from solvent.solver.decide import GreedyDecider
+from solvent.solver.objectives import Objective
+from solvent.solver.provider import Provider, RecordSet
+from solvent.solver.resolver import Resolver
+from solvent.solver.sat import SatSolver
+from tests.helpers import rec
+
+
+class _Clauses:
+    """What the optimizer's core handling needs of an encoding, over plain clauses."""
+
+    def __init__(self, sat: SatSolver) -> None:
+        self.sat = sat
+
+    def expand(self, var: int) -> None:
+        pass  # every clause is there from the start
+
+
+def _unsat(clauses: list[list[int]], assumed: list[int]) -> bool:
+    return pycosat.solve([*clauses, *([a] for a in assumed)]) == "UNSAT"
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_core_is_cut_to_a_minimal_one(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever the search's core, the minimized one is a subset, still refuted, and without any
+    member it could do without (every proper subset is satisfiable, by pycosat)."""
+    monkeypatch.setattr(optimize, "_MINIMIZE_CONFLICTS", 10_000)  # no try may give up here
+    rng = random.Random(seed)
+    checked = 0
+    while checked < 15:
+        n = 16
+        clauses = [[v if rng.random() < 0.5 else -v for v in rng.sample(range(1, n + 1), 3)] for _ in range(40)]
+        if pycosat.solve(clauses) == "UNSAT":
+            continue
+        sat = SatSolver()
+        for _ in range(n):
+            sat.new_var()
+        for clause in clauses:
+            sat.add_clause(clause)
+        assumptions = [v if rng.random() < 0.5 else -v for v in rng.sample(range(1, n + 1), 12)]
+        if sat.solve(assumptions, level_each=True):
+            continue
+        core = sat.failed_assumptions()
+        optimizer = optimize.LexicographicOptimizer(
+            _Clauses(sat),  # type: ignore[arg-type]
+            lambda: None,
+            set(),
+            conflict_budget=1_000_000,
+        )
+        smaller = optimizer._minimal_core(core)
+        assert set(smaller) <= set(core)
+        assert _unsat(clauses, smaller)
+        if len(smaller) > 2:  # it stops at two: a pair is as strong a core as the search needs
+            for a in smaller:
+                assert not _unsat(clauses, [b for b in smaller if b != a]), (core, smaller, a)
+        checked += 1
+
+
+def test_an_incumbent_that_installs_what_nothing_needs_is_cut_down() -> None:
+    """A model of the engine's own search may install a package nothing asked for: before the
+    next objective it is replaced by the policy's completion of what the requests reach, which
+    pays less for that objective and keeps every requirement met."""
+    records = [rec("app", "1.0", depends=["dep"]), rec("dep", "1.0"), rec("junk", "1.0")]
+    provider = Provider(RecordSet(records, ["test"]), platform="linux-64")
+    resolver = Resolver(provider, policy="greedy")
+    resolver.resolve([parse_match_spec("app")])
+    enc = resolver.encoding
+    assert enc is not None
+    (junk,) = enc.touch("junk")
+    (app,) = enc.name_vars["app"]
+    counted = [enc.installed(name) for name in ("dep", "junk")]
+    sat = enc.sat
+    assert sat.solve([app, junk], on_true=enc.expand)
+    loose = set(sat.model())
+    assert junk in loose
+    optimizer = optimize.LexicographicOptimizer(enc, GreedyDecider(enc), loose, conflict_budget=1_000)
+    optimizer._loose = True
+    terms = dict.fromkeys(counted, 1)
+    assert optimizer._incumbent_cost(terms) == 2
+    assert optimizer._tighten_incumbent(terms, 2) == 1
+    assert junk not in optimizer.model
+    assert app in optimizer.model
+    # and the whole optimization proves the same value from there
+    best = optimizer.run([Objective("package count", lambda: dict(terms))])
+    assert junk not in best
+    assert optimizer.stats.objectives == {"package count": 1}
+    assert optimizer.stats.optimal
