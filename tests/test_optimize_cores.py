@@ -16,6 +16,7 @@ from solvent.solver.provider import Provider, RecordSet
 from solvent.solver.resolver import Resolver
 from solvent.solver.sat import SatSolver
 from tests.helpers import rec
+from tests.test_sat import rand_cnf, solver_with
 
 
 class _Clauses:
@@ -41,14 +42,10 @@ def test_a_core_is_cut_to_a_minimal_one(seed: int, monkeypatch: pytest.MonkeyPat
     checked = 0
     while checked < 15:
         n = 16
-        clauses = [[v if rng.random() < 0.5 else -v for v in rng.sample(range(1, n + 1), 3)] for _ in range(40)]
+        clauses = rand_cnf(n, 40, rng)
         if pycosat.solve(clauses) == "UNSAT":
             continue
-        sat = SatSolver()
-        for _ in range(n):
-            sat.new_var()
-        for clause in clauses:
-            sat.add_clause(clause)
+        sat = solver_with(n, clauses)
         assumptions = [v if rng.random() < 0.5 else -v for v in rng.sample(range(1, n + 1), 12)]
         if sat.solve(assumptions, level_each=True):
             continue
