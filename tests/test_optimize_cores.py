@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import random
 
-import pycosat
 import pytest
 
 import solvent.solver.optimize as optimize
@@ -16,7 +15,7 @@ from solvent.solver.provider import Provider, RecordSet
 from solvent.solver.resolver import Resolver
 from solvent.solver.sat import SatSolver
 from tests.helpers import rec
-from tests.test_sat import rand_cnf, solver_with
+from tests.test_sat import pycosat_sat, rand_cnf, solver_with
 
 
 class _Clauses:
@@ -30,7 +29,7 @@ class _Clauses:
 
 
 def _unsat(clauses: list[list[int]], assumed: list[int]) -> bool:
-    return pycosat.solve([*clauses, *([a] for a in assumed)]) == "UNSAT"
+    return not pycosat_sat([*clauses, *([a] for a in assumed)])
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -43,7 +42,7 @@ def test_a_core_is_cut_to_a_minimal_one(seed: int, monkeypatch: pytest.MonkeyPat
     while checked < 15:
         n = 16
         clauses = rand_cnf(n, 40, rng)
-        if pycosat.solve(clauses) == "UNSAT":
+        if not pycosat_sat(clauses):
             continue
         sat = solver_with(n, clauses)
         assumptions = [v if rng.random() < 0.5 else -v for v in rng.sample(range(1, n + 1), 12)]

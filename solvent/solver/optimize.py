@@ -280,9 +280,9 @@ class LexicographicOptimizer:
         where two of them already exclude each other). A large core is a weak one: it raises the
         bound by one and its counter charges only for violations among all 50, so the proof needs
         ever more cores, themselves larger (a synthetic 8-name request: a bound of 98 against an
-        optimum of 131 when 20,000 conflicts ran out; minimized, proven in 1,300). Each try is
-        bounded by a few conflicts; an assumption whose removal the search cannot refute within
-        them stays. The tries follow the policy's decisions, which complete a model in a few
+        optimum of 131 when 20,000 conflicts ran out; minimized, the whole solve is proven in
+        1,307 conflicts). Each try is bounded by a few conflicts; an assumption whose removal the
+        search cannot refute within them stays. The tries follow the policy's decisions, which complete a model in a few
         steps when the assumption turns out to be needed, where the engine's own decisions
         would set every variable one at a time.
         """
