@@ -33,19 +33,24 @@ def _unsat(clauses: list[list[int]], assumed: list[int]) -> bool:
 
 
 @pytest.mark.parametrize("seed", range(6))
-def test_a_core_is_cut_to_a_minimal_one(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("galloping", [False, True])
+def test_a_core_is_cut_to_a_minimal_one(seed: int, galloping: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     """Whatever the search's core, the minimized one is a subset, still refuted, and without any
-    member it could do without (every proper subset is satisfiable, by pycosat)."""
+    member it could do without (every proper subset is satisfiable, by pycosat). Galloping (a
+    large core: runs of members dropped at once, the members named likely tried last) keeps
+    all three."""
     monkeypatch.setattr(optimize, "_MINIMIZE_CONFLICTS", 10_000)  # no try may give up here
+    if galloping:
+        monkeypatch.setattr(optimize, "_LARGE_CORE", 2)
     rng = random.Random(seed)
     checked = 0
     while checked < 15:
-        n = 16
-        clauses = rand_cnf(n, 40, rng)
+        n = 28 if galloping else 16  # more assumptions: longer runs to gallop over
+        clauses = rand_cnf(n, n * 5 // 2, rng)
         if not pycosat_sat(clauses):
             continue
         sat = solver_with(n, clauses)
-        assumptions = [v if rng.random() < 0.5 else -v for v in rng.sample(range(1, n + 1), 12)]
+        assumptions = [v if rng.random() < 0.5 else -v for v in rng.sample(range(1, n + 1), n * 3 // 4)]
         if sat.solve(assumptions, level_each=True):
             continue
         core = sat.failed_assumptions()
@@ -55,7 +60,8 @@ def test_a_core_is_cut_to_a_minimal_one(seed: int, monkeypatch: pytest.MonkeyPat
             set(),
             conflict_budget=1_000_000,
         )
-        smaller = optimizer._minimal_core(core)
+        likely = [a for a in core if rng.random() < 0.3] if galloping else []
+        smaller = optimizer._minimal_core(core, likely)
         assert set(smaller) <= set(core)
         assert _unsat(clauses, smaller)
         if len(smaller) > 2:  # it stops at two: a pair is as strong a core as the search needs

@@ -52,6 +52,10 @@ _MINIMIZE_CONFLICTS = 10
 # few names is nearly as strong as one over a minimal subset, and minimizing them all cost the
 # real environments' proofs more than it saved.
 _SMALL_CORE = 8
+# Cores above this size are minimized by galloping (see _minimal_core): on the synthetic
+# scale-specs requests their minimal cores are often a tenth of them or less, and one try per
+# member was most of every proof's conflicts. The real environments' trimmed cores stay below it.
+_LARGE_CORE = 32
 # The share of the conflict budget kept back for improving the incumbent should a proof run out
 # (one part in this many).
 _IMPROVE_SHARE = 10
@@ -270,10 +274,15 @@ class LexicographicOptimizer:
             core = smaller
         if len(core) <= _SMALL_CORE:
             return core
-        return self._minimal_core(core)
+        likely: list[int] = []
+        if len(core) > _LARGE_CORE:
+            paid = self.model | self._forced
+            likely = [a for a in core if softs.paid_by(a, paid)]
+        return self._minimal_core(core, likely)
 
-    def _minimal_core(self, core: list[int]) -> list[int]:
-        """Drop the assumptions of ``core`` the refutation can do without, one by one.
+    def _minimal_core(self, core: list[int], likely: Sequence[int] = ()) -> list[int]:
+        """Drop the assumptions of ``core`` the refutation can do without, one by one (or, in a
+        large core, in growing runs).
 
         Trimming keeps what a search happened to use, and on a set-cover-like objective that is
         dozens of names where two or three suffice (``at least one of these 50 is installed``
@@ -285,13 +294,28 @@ class LexicographicOptimizer:
         search cannot refute within them stays. The tries follow the policy's decisions, which complete a model in a few
         steps when the assumption turns out to be needed, where the engine's own decisions
         would set every variable one at a time.
+
+        A core of more than ``_LARGE_CORE`` is cut by galloping: after a run of successful
+        removals the next try drops twice as many members at once, and a failed try halves the
+        step until it drops one member again: a member is kept only after a try that dropped
+        it alone was not refuted, as above. ``likely`` (the members the incumbent pays for, which every
+        core must contain some of, since the incumbent is a model) is tried last, so that the
+        members the refutation can most likely do without come first, in long runs: a
+        refutation of 200 assumptions that three of them suffice for then takes a few dozen
+        tries, not 200 (a synthetic 16-name request: 1,862 conflicts instead of 4,136).
         """
+        gallop = len(core) > _LARGE_CORE
+        if gallop and likely:
+            last = set(likely)
+            core = [a for a in core if a not in last] + [a for a in core if a in last]
         i = 0
+        step = 1
         while i < len(core) and len(core) > 2:
             remaining = self.budget_end - self.sat.stats.conflicts
             if remaining <= 0:
                 break
-            rest = core[:i] + core[i + 1 :]
+            step = min(step, len(core) - i, len(core) - 2)
+            rest = core[:i] + core[i + step :]
             result = self.sat.solve(
                 rest,
                 decide=self.decide,
@@ -303,6 +327,10 @@ class LexicographicOptimizer:
             if result is False:
                 failed = set(self.sat.failed_assumptions())
                 core = [a for a in rest if a in failed]
+                if gallop:
+                    step *= 2
+            elif step > 1:
+                step //= 2
             else:
                 i += 1
         return core
