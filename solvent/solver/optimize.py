@@ -295,14 +295,17 @@ class LexicographicOptimizer:
         steps when the assumption turns out to be needed, where the engine's own decisions
         would set every variable one at a time.
 
-        A core of more than ``_LARGE_CORE`` is cut by galloping: after a run of successful
-        removals the next try drops twice as many members at once, and a failed try halves the
-        step until it drops one member again: a member is kept only after a try that dropped
-        it alone was not refuted, as above. ``likely`` (the members the incumbent pays for, which every
-        core must contain some of, since the incumbent is a model) is tried last, so that the
-        members the refutation can most likely do without come first, in long runs: a
-        refutation of 200 assumptions that three of them suffice for then takes a few dozen
-        tries, not 200 (a synthetic 16-name request: 1,862 conflicts instead of 4,136).
+        A core of more than ``_LARGE_CORE`` is cut by galloping: a try that drops a run of
+        members and is still refuted doubles the next run, a try that is not refuted halves it,
+        down to one member, so a member is kept only after a try without it alone was not
+        refuted, as above. ``likely`` (the members the incumbent pays for: every core holds some,
+        since the incumbent is a model) goes last, so that the members a refutation can most
+        likely do without come first, in long runs. A refutation of 200 assumptions that three
+        of them suffice for then takes a few dozen tries, not 200 (a synthetic 16-name request:
+        1,862 conflicts instead of 4,136). Dropping many members at once makes more tries
+        satisfiable, and each of those completes a whole model, which is why smaller cores are
+        still cut one by one (galloping from 9 members on cost the large suite's
+        pytorch-cuda121-datasci-linux64 0.70 s to 1.14 s of optimization).
         """
         gallop = len(core) > _LARGE_CORE
         if gallop and likely:
