@@ -49,7 +49,6 @@ class GreedyDecider:
     def __init__(self, encoding: Encoding) -> None:
         self.encoding = encoding
         self._indexed = 0  # requirements registered so far
-        self._by_trigger: dict[int, list[int]] = {}
         self._heap: list[int] = []
         self._queued: set[int] = set()
         self._satisfied: dict[int, list[int]] = {}  # trail start of the satisfier's level -> reqs
@@ -105,20 +104,14 @@ class GreedyDecider:
         if sat.low_var < self._free:
             self._free = max(1, sat.low_var)
         # 2. new requirements (expanding a record adds its dependencies); pushes are inlined
-        by_trigger = self._by_trigger
+        by_trigger = self.encoding.by_trigger
         queued = self._queued
         heap = self._heap
         ahead = self._ahead
         for i in range(self._indexed, len(requirements)):
             trigger = requirements[i].trigger
-            if trigger:
-                found = by_trigger.get(trigger)
-                if found is None:
-                    by_trigger[trigger] = [i]
-                else:
-                    found.append(i)
-                if val[2 * trigger] != 1:
-                    continue
+            if trigger and val[2 * trigger] != 1:
+                continue
             if i not in queued:
                 queued.add(i)
                 heappush(heap, i)

@@ -59,6 +59,10 @@ class Encoding:
         self.record_of: dict[int, PackageRecord] = {}
         self.name_vars: dict[str, tuple[int, ...]] = {}
         self.requirements: list[Requirement] = []
+        # trigger variable (0 for the requests) -> indices of its requirements, in order: the
+        # decision policy queues a record's requirements when it is installed, and the optimizer
+        # walks from the requests through a model's choices
+        self.by_trigger: dict[int, list[int]] = {}
         self.feature_var: dict[str, int] = {}
         self.feature_trackers: dict[str, list[int]] = defaultdict(list)
         self._parked: dict[str, list[tuple[int, MatchSpec, Any]]] = defaultdict(list)
@@ -124,6 +128,11 @@ class Encoding:
     def require(self, trigger: int, spec: MatchSpec, tag: Any) -> None:
         """``trigger`` (0: always) implies that some candidate matching ``spec`` is installed."""
         candidates = self.spec_vars(spec)
+        found = self.by_trigger.get(trigger)
+        if found is None:
+            self.by_trigger[trigger] = [len(self.requirements)]
+        else:
+            found.append(len(self.requirements))
         self.requirements.append(Requirement(trigger, candidates, spec))
         if not trigger:
             self.sat.add_clause(candidates, tag=tag)

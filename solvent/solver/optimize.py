@@ -501,9 +501,10 @@ class LexicographicOptimizer:
         needed = self._needed_records(self.model)
         if len(needed) == len(self._true_records(self.model)):
             return cost
-        if not self.sat.solve(needed, decide=self.decide, on_true=self.enc.expand):
-            return cost  # a finished objective's new terms object: keep the incumbent as it is
+        found = self.sat.solve(needed, decide=self.decide, on_true=self.enc.expand)
         self.stats.solves += 1
+        if not found:
+            return cost  # a finished objective's new terms object: keep the incumbent as it is
         model = set(self.sat.model())
         tighter = value_of(terms, model)
         if tighter >= cost:
@@ -514,18 +515,13 @@ class LexicographicOptimizer:
     def _needed_records(self, model: set[int]) -> list[int]:
         """The records of ``model`` that the requests reach through its own choices (each
         requirement of a reached record through the candidate the model installs), in order."""
-        by_trigger: dict[int, list[tuple[int, ...]]] = {}
-        for req in self.enc.requirements:
-            found = by_trigger.get(req.trigger)
-            if found is None:
-                by_trigger[req.trigger] = [req.candidates]
-            else:
-                found.append(req.candidates)
+        requirements = self.enc.requirements
+        by_trigger = self.enc.by_trigger
         needed: set[int] = set()
         todo = [0]
         while todo:
-            for candidates in by_trigger.get(todo.pop(), ()):
-                for c in candidates:
+            for i in by_trigger.get(todo.pop(), ()):
+                for c in requirements[i].candidates:
                     if c in model:
                         if c not in needed:
                             needed.add(c)
