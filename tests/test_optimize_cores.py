@@ -6,16 +6,20 @@ from __future__ import annotations
 import random
 
 import pytest
+from hypothesis import HealthCheck, given, settings
 
 import solvent.solver.optimize as optimize
+from solvent.errors import Unsatisfiable
 from solvent.match_spec import parse_match_spec
 from solvent.solver.decide import GreedyDecider
 from solvent.solver.objectives import Objective
 from solvent.solver.provider import Provider, RecordSet
 from solvent.solver.resolver import Resolver
 from solvent.solver.sat import SatSolver
+from solvent.solver.verify import verify_solution
 from tests.helpers import rec
 from tests.test_sat import pycosat_sat, rand_cnf, solver_with
+from tests.test_solver_random import channels
 
 
 class _Clauses:
@@ -99,3 +103,60 @@ def test_an_incumbent_that_installs_what_nothing_needs_is_cut_down() -> None:
     assert junk not in best
     assert optimizer.stats.objectives == {"package count": 1}
     assert optimizer.stats.optimal
+
+
+def _objective_vector(records: list, result: list, specs: list[str]) -> list[int] | None:
+    """conda's objective vector of ``result``, evaluated in a fresh encoding (as the benchmarks'
+    scorer does), or None when the encoding rejects it."""
+    from solvent.solver.encoding import REQUEST, Encoding
+    from solvent.solver.objectives import ClassicObjectives, value_of
+
+    provider = Provider(RecordSet(records, ["test"]), platform="linux-64")
+    parsed = [parse_match_spec(s) for s in specs]
+    provider.set_roots(parsed)
+    enc = Encoding(provider)
+    for spec in parsed:
+        enc.require(0, spec, (REQUEST, spec))
+    wanted = {(r.name, r.version, r.build) for r in result}
+    for name in {r.name for r in records}:
+        enc.touch(name)
+    model = {v for v, r in enc.record_of.items() if (r.name, r.version, r.build) in wanted}
+    names = {s.name for s in parsed}
+    sequence = ClassicObjectives(enc, names, names).sequence()
+    for objective in sequence:
+        objective.terms()  # their auxiliary variables exist before propagation values them
+    for var in sorted(model):
+        enc.expand(var)
+    if not enc.sat.implied(sorted(model)):
+        return None
+    true = model | {v for v in range(1, enc.sat.num_vars + 1) if v not in enc.record_of and enc.sat.value(v) is True}
+    return [value_of(o.terms(), true) for o in sequence]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(channels())
+def test_the_incumbent_is_kept_when_the_policys_pick_among_ties_runs_out(
+    problem: tuple[list, list[str]],
+) -> None:
+    """With no conflicts at all for the policy's pick among the optimal solutions, the answer is
+    the incumbent: still a valid environment, still proven optimal, and exactly as good as the
+    policy's pick on every objective."""
+    records, specs = problem
+    answers = []
+    for cap in (optimize._TIE_BREAK_CONFLICTS, 0):
+        provider = Provider(RecordSet(records, ["test"]), platform="linux-64")
+        resolver = Resolver(provider)
+        original = optimize._TIE_BREAK_CONFLICTS
+        optimize._TIE_BREAK_CONFLICTS = cap
+        try:
+            result = resolver.resolve([parse_match_spec(s) for s in specs])
+        except Unsatisfiable:
+            return
+        finally:
+            optimize._TIE_BREAK_CONFLICTS = original
+        assert verify_solution(result, specs, platform="linux-64") == []
+        assert resolver.stats.optimal
+        assert resolver.stats.tie_broken == (cap > 0)
+        answers.append(_objective_vector(records, result, specs))
+    assert answers[0] is not None
+    assert answers[0] == answers[1]

@@ -44,6 +44,7 @@ class ResolveStats(SlotValue):
         "pigeonholes",
         "records_touched",
         "solves",
+        "tie_broken",
         "variables",
     )
 
@@ -62,6 +63,7 @@ class ResolveStats(SlotValue):
         pigeonholes: int = 0,
         objectives: dict[str, int] | None = None,
         optimal: bool = True,
+        tie_broken: bool = True,
     ) -> None:
         self.variables = variables
         self.clauses_generated = clauses_generated
@@ -76,6 +78,10 @@ class ResolveStats(SlotValue):
         self.pigeonholes = pigeonholes
         self.objectives: dict[str, int] = {} if objectives is None else objectives
         self.optimal = optimal
+        # False when the optimum is proven but the policy's pick among equally good solutions ran
+        # out of conflicts (another optimal solution is returned; conda's own pick among ties is
+        # picosat's, and varies too)
+        self.tie_broken = tie_broken
 
 
 class Resolver:
@@ -148,6 +154,7 @@ class Resolver:
             self.stats.cores = optimizer.stats.cores
             self.stats.objectives = optimizer.stats.objectives
             self.stats.optimal = optimizer.stats.optimal
+            self.stats.tie_broken = optimizer.stats.tie_broken
         self._record_stats()
         return [r for r in enc.chosen(self.model) if not r.is_virtual]
 
