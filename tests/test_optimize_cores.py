@@ -38,12 +38,19 @@ def _unsat(clauses: list[list[int]], assumed: list[int]) -> bool:
 
 @pytest.mark.parametrize("seed", range(6))
 @pytest.mark.parametrize("galloping", [False, True])
-def test_a_core_is_cut_to_a_minimal_one(seed: int, galloping: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("by", ["policy", "engine"])
+def test_a_core_is_cut_to_a_minimal_one(seed: int, galloping: bool, by: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Whatever the search's core, the minimized one is a subset, still refuted, and without any
     member it could do without (every proper subset is satisfiable, by pycosat). Galloping (a
     large core: runs of members dropped at once, the members named likely tried last) keeps
-    all three."""
-    monkeypatch.setattr(optimize, "_MINIMIZE_CONFLICTS", 10_000)  # no try may give up here
+    all three, and so does a try the policy's decisions give up on at once (``engine``: every
+    answer comes from the engine's retry)."""
+    # no try may give up here
+    if by == "policy":
+        monkeypatch.setattr(optimize, "_MINIMIZE_CONFLICTS", 10_000)
+    else:
+        monkeypatch.setattr(optimize, "_MINIMIZE_CONFLICTS", 0)
+        monkeypatch.setattr(optimize, "_REFUTE_CONFLICTS", 10_000)
     if galloping:
         monkeypatch.setattr(optimize, "_LARGE_CORE", 2)
     rng = random.Random(seed)

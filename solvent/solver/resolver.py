@@ -92,7 +92,7 @@ class Resolver:
         provider: Provider,
         *,
         policy: str = "classic",
-        optimize_budget: int = 20_000,
+        optimize_budget: int = 30_000,
     ) -> None:
         """``optimize_budget`` bounds the optimization in conflicts (not seconds, so the answer
         does not depend on the machine). Proving conda's optimum takes at most a few thousand on
