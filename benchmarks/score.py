@@ -21,8 +21,7 @@ def objective_vectors(results_dir: Path, problem_name: str) -> dict[str, list[tu
     from solvent.api import _virtual_packages
     from solvent.channels.index import ChannelIndex
     from solvent.match_spec import parse_match_spec
-    from solvent.solver.encoding import REQUEST, Encoding
-    from solvent.solver.objectives import ClassicObjectives, value_of
+    from solvent.solver.objectives import objective_vector
     from solvent.solver.provider import Provider
 
     results = json.loads((results_dir / "results.json").read_text())
@@ -39,26 +38,9 @@ def objective_vectors(results_dir: Path, problem_name: str) -> dict[str, list[tu
     specs = [parse_match_spec(s) for s in problem.specs]
     out: dict[str, Any] = {}
     for solver, run in runs.items():
-        enc = Encoding(provider)
-        provider.set_roots(specs)
-        for spec in specs:
-            enc.require(0, spec, (REQUEST, spec))
-        wanted = set(run["packages"])
-        for key in wanted:
-            enc.touch(key.split("=")[0])
-        model = {v for v, r in enc.record_of.items() if f"{r.name}={r.version}={r.build}" in wanted}
-        names = {s.name for s in specs}
-        sequence = ClassicObjectives(enc, names, names).sequence()
-        for objective in sequence:
-            objective.terms()  # create the auxiliary variables before propagating
-        for var in sorted(model):
-            enc.expand(var)
-        sat = enc.sat
-        if not sat.implied(sorted(model)):
-            out[solver] = "invalid: breaks a dependency or constraint"
-            continue
-        true = model | {v for v in range(1, sat.num_vars + 1) if v not in enc.record_of and sat.value(v) is True}
-        out[solver] = [(o.name, value_of(o.terms(), true)) for o in sequence]
+        chosen = {(name, version, build) for name, version, build in (k.split("=", 2) for k in run["packages"])}
+        vector = objective_vector(provider, specs, chosen)
+        out[solver] = "invalid: breaks a dependency or constraint" if vector is None else vector
     return out
 
 

@@ -12,7 +12,7 @@ import solvent.solver.optimize as optimize
 from solvent.errors import Unsatisfiable
 from solvent.match_spec import parse_match_spec
 from solvent.solver.decide import GreedyDecider
-from solvent.solver.objectives import Objective
+from solvent.solver.objectives import Objective, objective_vector
 from solvent.solver.provider import Provider, RecordSet
 from solvent.solver.resolver import Resolver
 from solvent.solver.sat import SatSolver
@@ -112,34 +112,6 @@ def test_an_incumbent_that_installs_what_nothing_needs_is_cut_down() -> None:
     assert optimizer.stats.optimal
 
 
-def _objective_vector(records: list, result: list, specs: list[str]) -> list[int] | None:
-    """conda's objective vector of ``result``, evaluated in a fresh encoding (as the benchmarks'
-    scorer does), or None when the encoding rejects it."""
-    from solvent.solver.encoding import REQUEST, Encoding
-    from solvent.solver.objectives import ClassicObjectives, value_of
-
-    provider = Provider(RecordSet(records, ["test"]), platform="linux-64")
-    parsed = [parse_match_spec(s) for s in specs]
-    provider.set_roots(parsed)
-    enc = Encoding(provider)
-    for spec in parsed:
-        enc.require(0, spec, (REQUEST, spec))
-    wanted = {(r.name, r.version, r.build) for r in result}
-    for name in {r.name for r in records}:
-        enc.touch(name)
-    model = {v for v, r in enc.record_of.items() if (r.name, r.version, r.build) in wanted}
-    names = {s.name for s in parsed}
-    sequence = ClassicObjectives(enc, names, names).sequence()
-    for objective in sequence:
-        objective.terms()  # their auxiliary variables exist before propagation values them
-    for var in sorted(model):
-        enc.expand(var)
-    if not enc.sat.implied(sorted(model)):
-        return None
-    true = model | {v for v in range(1, enc.sat.num_vars + 1) if v not in enc.record_of and enc.sat.value(v) is True}
-    return [value_of(o.terms(), true) for o in sequence]
-
-
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(channels())
 def test_the_incumbent_is_kept_when_the_policys_pick_among_ties_runs_out(
@@ -164,6 +136,8 @@ def test_the_incumbent_is_kept_when_the_policys_pick_among_ties_runs_out(
         assert verify_solution(result, specs, platform="linux-64") == []
         assert resolver.stats.optimal
         assert resolver.stats.tie_broken == (cap > 0)
-        answers.append(_objective_vector(records, result, specs))
+        chosen = {(r.name, r.version, r.build) for r in result}
+        fresh = Provider(RecordSet(records, ["test"]), platform="linux-64")
+        answers.append(objective_vector(fresh, [parse_match_spec(s) for s in specs], chosen))
     assert answers[0] is not None
     assert answers[0] == answers[1]

@@ -30,9 +30,11 @@ from __future__ import annotations
 from itertools import islice
 from typing import Callable, Iterable, Sequence
 
+from solvent.match_spec import MatchSpec
 from solvent.record import PackageRecord
 from solvent.slots import SlotValue
-from solvent.solver.encoding import Encoding
+from solvent.solver.encoding import REQUEST, Encoding
+from solvent.solver.provider import Provider
 
 Terms = dict[int, int]  # literal -> positive weight
 
@@ -229,3 +231,30 @@ def value_of(terms: Terms, model: set[int]) -> int:
         if (lit in model) if lit > 0 else (-lit not in model):
             total += weight
     return total
+
+
+def objective_vector(
+    provider: Provider, specs: Sequence[MatchSpec], chosen: set[tuple[str, str, str]]
+) -> list[tuple[str, int]] | None:
+    """conda's objective vector of an answer given as (name, version, build) keys, evaluated in a
+    fresh encoding of the problem; None when the encoding rejects it (it breaks a dependency or a
+    constraint). Two answers that differ compare by it whoever produced them: another solver
+    (``python -m benchmarks score``), or solvent with its pick among ties cut short."""
+    provider.set_roots(specs)
+    enc = Encoding(provider)
+    for spec in specs:
+        enc.require(0, spec, (REQUEST, spec))
+    for name in sorted({name for name, _, _ in chosen}):
+        enc.touch(name)
+    model = {v for v, r in enc.record_of.items() if (r.name, r.version, r.build) in chosen}
+    names = {s.name for s in specs}
+    sequence = ClassicObjectives(enc, names, names).sequence()
+    for objective in sequence:
+        objective.terms()  # their auxiliary variables exist before propagation values them
+    for var in sorted(model):
+        enc.expand(var)
+    sat = enc.sat
+    if not sat.implied(sorted(model)):
+        return None
+    true = model | {v for v in range(1, sat.num_vars + 1) if v not in enc.record_of and sat.value(v) is True}
+    return [(o.name, value_of(o.terms(), true)) for o in sequence]
